@@ -1,0 +1,41 @@
+# The two commands of the README:  `make book`  builds the HTML,  `make test`  runs every test.
+# Both create (once) and use a virtual environment in .venv with everything requirements.txt lists.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: book test unit notebooks install run cheatsheet clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+## build the book (HTML in _build/html) from the stored, executed notebooks
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+## all tests: genlib's unit tests, notebook hygiene, and every chapter re-executed by nbval
+test: $(STAMP)
+	$(BIN)/python -m pytest tests book $(PYTEST_NB) --durations=15
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+notebooks: $(STAMP)
+	$(BIN)/python -m pytest book $(PYTEST_NB)
+
+## re-execute notebooks in place after editing them:  make run NB=book/q01_vae_principle.ipynb
+run: $(STAMP)
+	$(BIN)/python -m tools.nb run $(NB)
+
+cheatsheet: $(STAMP)
+	$(BIN)/python -m tools.nb cheatsheet
+
+clean:
+	rm -rf _build

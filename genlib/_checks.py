@@ -1,0 +1,70 @@
+"""Input checks shared by genlib's public functions (errors say what was expected and got)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def tensor(x, name: str, *, ndim: int | tuple[int, ...] | None = None, floating: bool = True,
+           min_ndim: int | None = None) -> torch.Tensor:
+    """Check that ``x`` is a tensor with the expected rank and dtype kind; return it."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(x).__name__}")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"expected {name} to be a floating-point tensor, got dtype {x.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if x.ndim not in allowed:
+            raise ValueError(f"expected {name} to have {' or '.join(map(str, allowed))} dims, "
+                             f"got shape {tuple(x.shape)}")
+    if min_ndim is not None and x.ndim < min_ndim:
+        raise ValueError(f"expected {name} to have at least {min_ndim} dims, got shape {tuple(x.shape)}")
+    if x.ndim > 0 and x.shape[0] == 0:
+        raise ValueError(f"expected {name} to be non-empty, got shape {tuple(x.shape)}")
+    return x
+
+
+def finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    if not torch.isfinite(x).all():
+        raise ValueError(f"expected {name} to be finite, got NaN or inf")
+    return x
+
+
+def same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"expected {name_a} and {name_b} to have the same shape, "
+                         f"got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def in_range(x: torch.Tensor, name: str, low: float, high: float) -> torch.Tensor:
+    lo, hi = x.min().item(), x.max().item()
+    if lo < low or hi > high:
+        raise ValueError(f"expected {name} in [{low:g}, {high:g}], got min={lo:.3g}, max={hi:.3g}")
+    return x
+
+
+def positive_int(n, name: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"expected {name} to be an int, got {type(n).__name__}")
+    if n <= 0:
+        raise ValueError(f"expected {name} > 0, got {n}")
+    return n
+
+
+def positive_float(v, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"expected {name} to be a number, got {type(v).__name__}")
+    if not v > 0:
+        raise ValueError(f"expected {name} > 0, got {v}")
+    return float(v)
+
+
+def choice(value, name: str, options) -> str:
+    if value not in options:
+        raise ValueError(f"expected {name} in {sorted(options)}, got {value!r}")
+    return value
+
+
+def generator_arg(generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"expected generator to be a torch.Generator or None, got {type(generator).__name__}")

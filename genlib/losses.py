@@ -1,0 +1,231 @@
+r"""Losses for VAEs and GANs, as pure functions with the maths in each docstring.
+
+Conventions: every per-example quantity is *summed* over the non-batch dimensions (pixels,
+latent dimensions); ``reduction`` then acts over the batch only. Discriminators output
+*logits* (real numbers), never probabilities, so every loss is computed in a numerically
+stable form.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from genlib import _checks
+from genlib._random import rand
+
+__all__ = ["gaussian_kl", "bernoulli_nll", "gaussian_nll", "discriminator_loss", "generator_loss",
+           "gradient_penalty", "r1_penalty", "iwae_bound", "GAN_LOSSES"]
+
+GAN_LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wasserstein")
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _reduce(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
+    _checks.choice(reduction, "reduction", ("mean", "sum", "none"))
+    if reduction == "mean":
+        return per_example.mean()
+    if reduction == "sum":
+        return per_example.sum()
+    return per_example
+
+
+def _sum_non_batch(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(t.shape[0], -1).sum(dim=1) if t.ndim > 1 else t
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
+    r"""KL divergence from a diagonal Gaussian posterior to the standard normal prior.
+
+    .. math::
+        \mathrm{KL}\big(\mathcal N(\mu, \operatorname{diag}\sigma^2)\,\|\,\mathcal N(0, I)\big)
+        = \tfrac12 \sum_j \big(\mu_j^2 + \sigma_j^2 - \log\sigma_j^2 - 1\big),
+        \qquad \log\sigma_j^2 = \texttt{logvar}_j
+
+    Args:
+        mu: (B, D) posterior means.
+        logvar: (B, D) posterior log-variances (not standard deviations).
+        reduction: over the batch: ``"mean"``, ``"sum"`` or ``"none"`` (returns (B,)).
+
+    Example:
+        >>> gaussian_kl(torch.zeros(3, 2), torch.zeros(3, 2)).item()
+        0.0
+    """
+    _checks.tensor(mu, "mu", min_ndim=1)
+    _checks.tensor(logvar, "logvar", min_ndim=1)
+    _checks.same_shape(mu, logvar, "mu", "logvar")
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+    return _reduce(_sum_non_batch(kl), reduction)
+
+
+def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
+    r"""Negative log-likelihood of ``x`` under independent Bernoullis with the given logits.
+
+    .. math::
+        -\log p(x\mid \ell) = -\sum_i \big[x_i \log \sigma(\ell_i) + (1-x_i)\log(1-\sigma(\ell_i))\big]
+
+    computed from logits (stable for any logit). ``x`` may be grey levels in [0, 1] (the
+    "continuous Bernoulli" normaliser is then *not* included, as in most VAE code).
+
+    Args:
+        logits: (B, ...) decoder outputs before the sigmoid.
+        x: targets of the same shape, in [0, 1].
+        reduction: over the batch.
+    """
+    _checks.tensor(logits, "logits", min_ndim=1)
+    _checks.tensor(x, "x", min_ndim=1)
+    _checks.same_shape(logits, x, "logits", "x")
+    _checks.in_range(x, "x", 0.0, 1.0)
+    nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return _reduce(_sum_non_batch(nll), reduction)
+
+
+def gaussian_nll(mean: torch.Tensor, x: torch.Tensor, *, logvar: float | torch.Tensor = 0.0,
+                 reduction: str = "mean") -> torch.Tensor:
+    r"""Negative log-likelihood of ``x`` under a diagonal Gaussian, constants included.
+
+    .. math::
+        -\log \mathcal N(x; m, \sigma^2 I) = \sum_i \Big[\frac{(x_i - m_i)^2}{2\sigma_i^2}
+        + \tfrac12\log\sigma_i^2 + \tfrac12\log 2\pi\Big]
+
+    With a fixed σ this is MSE scaled by 1/(2σ²) plus a constant: the scale acts as an
+    implicit β on the KL term of a VAE.
+
+    Args:
+        mean: (B, ...) predicted means.
+        x: targets, same shape.
+        logvar: log σ², a float or a tensor broadcastable to ``x``.
+        reduction: over the batch.
+    """
+    _checks.tensor(mean, "mean", min_ndim=1)
+    _checks.tensor(x, "x", min_ndim=1)
+    _checks.same_shape(mean, x, "mean", "x")
+    if not isinstance(logvar, torch.Tensor):
+        if isinstance(logvar, bool) or not isinstance(logvar, (int, float)):
+            raise TypeError(f"expected logvar to be a float or tensor, got {type(logvar).__name__}")
+        logvar = torch.tensor(float(logvar), dtype=x.dtype, device=x.device)
+    nll = 0.5 * ((x - mean).pow(2) * torch.exp(-logvar) + logvar + _LOG_2PI)
+    return _reduce(_sum_non_batch(nll.expand_as(x)), reduction)
+
+
+def _logits(t: torch.Tensor, name: str) -> torch.Tensor:
+    _checks.tensor(t, name, min_ndim=1)
+    return t.reshape(t.shape[0], -1).squeeze(1) if t.ndim > 1 else t
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, kind: str) -> torch.Tensor:
+    r"""The discriminator's (critic's) loss, averaged over the batch; minimise it.
+
+    With :math:`D = \sigma(\ell)` for the logit :math:`\ell`:
+
+    - ``"minimax"``, ``"nonsaturating"`` (same D loss, binary cross-entropy):
+      :math:`-\mathbb E_{x}[\log D(x)] - \mathbb E_{z}[\log(1 - D(G(z)))]`
+    - ``"lsgan"`` (linear outputs :math:`\ell`, targets 1 for real and 0 for fake):
+      :math:`\tfrac12\mathbb E_x[(\ell(x)-1)^2] + \tfrac12\mathbb E_z[\ell(G(z))^2]`
+    - ``"hinge"``: :math:`\mathbb E_x[\max(0, 1-\ell(x))] + \mathbb E_z[\max(0, 1+\ell(G(z)))]`
+    - ``"wasserstein"`` (critic): :math:`\mathbb E_z[\ell(G(z))] - \mathbb E_x[\ell(x)]`
+      (add :func:`gradient_penalty` for WGAN-GP).
+
+    Args:
+        real_logits: (B,) or (B, 1) outputs on real data.
+        fake_logits: (B',) or (B', 1) outputs on generated data.
+        kind: one of :data:`GAN_LOSSES`.
+    """
+    _checks.choice(kind, "kind", GAN_LOSSES)
+    r, f = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
+    if kind in ("minimax", "nonsaturating"):
+        return F.softplus(-r).mean() + F.softplus(f).mean()  # -log σ(r) - log(1 - σ(f))
+    if kind == "lsgan":
+        return 0.5 * (r - 1).pow(2).mean() + 0.5 * f.pow(2).mean()
+    if kind == "hinge":
+        return F.relu(1 - r).mean() + F.relu(1 + f).mean()
+    return f.mean() - r.mean()
+
+
+def generator_loss(fake_logits: torch.Tensor, *, kind: str) -> torch.Tensor:
+    r"""The generator's loss, averaged over the batch; minimise it.
+
+    - ``"minimax"`` (saturating): :math:`\mathbb E_z[\log(1 - D(G(z)))]`; its gradient vanishes
+      when D confidently rejects fakes.
+    - ``"nonsaturating"``: :math:`-\mathbb E_z[\log D(G(z))]`.
+    - ``"lsgan"``: :math:`\tfrac12\mathbb E_z[(\ell(G(z)) - 1)^2]`.
+    - ``"hinge"``, ``"wasserstein"``: :math:`-\mathbb E_z[\ell(G(z))]`.
+    """
+    _checks.choice(kind, "kind", GAN_LOSSES)
+    f = _logits(fake_logits, "fake_logits")
+    if kind == "minimax":
+        return -F.softplus(f).mean()  # log(1 - σ(f)) = -softplus(f)
+    if kind == "nonsaturating":
+        return F.softplus(-f).mean()  # -log σ(f)
+    if kind == "lsgan":
+        return 0.5 * (f - 1).pow(2).mean()
+    return -f.mean()
+
+
+def _input_grad_norms(critic: Callable, x: torch.Tensor) -> torch.Tensor:
+    x = x.detach().requires_grad_(True)
+    out = critic(x)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return grad.reshape(grad.shape[0], -1).norm(dim=1)
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+                     *, target: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""WGAN-GP penalty on random interpolates (Gulrajani et al. 2017).
+
+    .. math::
+        \mathbb E_{\hat x}\big[(\|\nabla_{\hat x} D(\hat x)\|_2 - \text{target})^2\big],\qquad
+        \hat x = \epsilon x + (1-\epsilon)\tilde x,\ \epsilon\sim U[0,1]
+
+    The gradient is taken w.r.t. the critic's *input*; the result is differentiable w.r.t. the
+    critic's parameters (``create_graph=True``). Multiply by λ (10 in the paper) yourself.
+    """
+    if not callable(critic):
+        raise TypeError(f"expected a callable critic, got {type(critic).__name__}")
+    _checks.tensor(real, "real", min_ndim=2)
+    _checks.tensor(fake, "fake", min_ndim=2)
+    _checks.same_shape(real, fake, "real", "fake")
+    _checks.generator_arg(generator)
+    eps = rand(real.shape[0], *([1] * (real.ndim - 1)), generator=generator, device=real.device,
+               dtype=real.dtype)
+    x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+    return (_input_grad_norms(critic, x_hat) - target).pow(2).mean()
+
+
+def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor) -> torch.Tensor:
+    r"""R1 penalty (Mescheder et al. 2018) on real data, unscaled.
+
+    .. math:: \mathbb E_{x\sim p_\text{data}}\big[\|\nabla_x D(x)\|_2^2\big]
+
+    Multiply by γ/2 yourself.
+    """
+    if not callable(critic):
+        raise TypeError(f"expected a callable critic, got {type(critic).__name__}")
+    _checks.tensor(real, "real", min_ndim=2)
+    return _input_grad_norms(critic, real).pow(2).mean()
+
+
+def iwae_bound(log_weights: torch.Tensor, *, dim: int = 0, reduction: str = "mean") -> torch.Tensor:
+    r"""Importance-weighted bound from K log-weights (Burda et al. 2016).
+
+    .. math::
+        \mathcal L_K = \log \frac1K \sum_{k=1}^K w_k,\qquad
+        \log w_k = \log p(x, z_k) - \log q(z_k\mid x),\ z_k\sim q(z\mid x)
+
+    :math:`\mathcal L_1` is the ELBO, :math:`\mathbb E[\mathcal L_K]` is non-decreasing in K and
+    tends to :math:`\log p(x)`.
+
+    Args:
+        log_weights: tensor with the K samples along ``dim`` (default 0), e.g. (K, B).
+        dim: the sample dimension.
+        reduction: over what remains (the batch).
+    """
+    _checks.tensor(log_weights, "log_weights", min_ndim=1)
+    k = log_weights.shape[dim]
+    bound = torch.logsumexp(log_weights, dim=dim) - math.log(k)
+    if bound.ndim == 0:
+        return bound
+    return _reduce(bound, reduction)

@@ -1,0 +1,137 @@
+"""Figures with the book's look: one palette, readable labels, modest sizes.
+
+Every function returns the :class:`matplotlib.figure.Figure` (and draws into ``ax`` when given),
+so a chapter can add to it before it is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+__all__ = ["COLORS", "style", "image_grid", "curves", "scatter_modes", "new_figure"]
+
+#: One colour per role, used in every chapter: data is blue, the model orange, a second model
+#: green, a reference/optimum grey-black, a highlighted failure red.
+COLORS = {"data": "#3b6ea8", "model": "#e07b39", "model2": "#4a9a5b", "reference": "#333333",
+          "bad": "#c0392b", "accent": "#8e6bb8"}
+
+_RC = {"figure.dpi": 80, "savefig.dpi": 80, "font.size": 10, "axes.titlesize": 11,
+       "axes.spines.top": False, "axes.spines.right": False, "axes.grid": False,
+       "legend.frameon": False, "figure.autolayout": False,
+       "axes.prop_cycle": matplotlib.cycler(color=[COLORS[k] for k in ("data", "model", "model2", "accent", "bad")])}
+
+
+def style() -> None:
+    """Apply the book's matplotlib style globally (the setup cell calls it)."""
+    plt.rcParams.update(_RC)
+
+
+def new_figure(ncols: int = 1, *, width: float = 4.0, height: float = 3.2, nrows: int = 1):
+    """``fig, axes`` with the book's proportions (``width``/``height`` per panel, inches)."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
+                             layout="constrained")
+    return fig, (axes[0, 0] if nrows * ncols == 1 else axes.ravel())
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().float().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+def image_grid(images, *, nrow: int = 10, title: str | None = None, ax=None, cmap: str = "gray",
+               pad: int = 1, row_labels: Sequence[str] | None = None, scale: float = 0.45):
+    """Tile images (N, 1, H, W), (N, H, W) or (N, H·W with square H=W) into one panel.
+
+    Values are shown on a fixed [0, 1] scale (clipped) so that panels compare honestly.
+    """
+    arr = _np(images)
+    if arr.ndim == 2:
+        side = int(round(np.sqrt(arr.shape[1])))
+        if side * side != arr.shape[1]:
+            raise ValueError(f"expected square flattened images, got {arr.shape[1]} values")
+        arr = arr.reshape(-1, side, side)
+    elif arr.ndim == 4:
+        if arr.shape[1] != 1:
+            raise ValueError(f"expected one channel, got shape {arr.shape}")
+        arr = arr[:, 0]
+    elif arr.ndim != 3:
+        raise ValueError(f"expected (N, H, W), (N, 1, H, W) or (N, H*W), got shape {arr.shape}")
+    n, h, w = arr.shape
+    ncol = min(nrow, n)
+    nrows = int(np.ceil(n / ncol))
+    canvas = np.ones((nrows * (h + pad) + pad, ncol * (w + pad) + pad))
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = arr[i]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(2.0, scale * ncol), max(1.2, scale * nrows)), layout="constrained")
+    else:
+        fig = ax.figure
+    ax.imshow(np.clip(canvas, 0, 1), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    if row_labels is not None:
+        ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(len(row_labels))], labels=list(row_labels))
+        ax.tick_params(length=0)
+    else:
+        ax.set_yticks([])
+    for s in ax.spines.values():
+        s.set_visible(False)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def curves(history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = None, *, title: str | None = None,
+           xlabel: str = "epoch", ylabel: str | None = None, ax=None, labels: Mapping[str, str] | None = None,
+           logy: bool = False):
+    """Line plot of ``history[key]`` for each key (x = 1, 2, ...)."""
+    keys = list(history) if keys is None else list(keys)
+    if ax is None:
+        fig, ax = new_figure()
+    else:
+        fig = ax.figure
+    for k in keys:
+        if k not in history:
+            raise KeyError(f"history has no {k!r}; it has {sorted(history)}")
+        y = _np(history[k])
+        ax.plot(np.arange(1, len(y) + 1), y, label=(labels or {}).get(k, k))
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if len(keys) > 1:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def scatter_modes(samples, centers=None, *, title: str | None = None, ax=None, data=None, lim: float | None = None,
+                  s: float = 3.0):
+    """2-D samples (orange) over optional real data (blue) and mode centres (black crosses)."""
+    if ax is None:
+        fig, ax = new_figure(width=3.4, height=3.4)
+    else:
+        fig = ax.figure
+    if data is not None:
+        d = _np(data)
+        ax.scatter(d[:, 0], d[:, 1], s=s, color=COLORS["data"], alpha=0.35, linewidths=0, label="data")
+    x = _np(samples)
+    ax.scatter(x[:, 0], x[:, 1], s=s, color=COLORS["model"], alpha=0.6, linewidths=0, label="samples")
+    if centers is not None:
+        c = _np(centers)
+        ax.scatter(c[:, 0], c[:, 1], marker="x", s=25, color=COLORS["reference"], linewidths=1.2, label="modes")
+        if lim is None:
+            lim = float(np.abs(c).max()) * 1.35
+    if lim is not None:
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return fig

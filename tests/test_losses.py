@@ -1,0 +1,147 @@
+"""genlib.losses against torch.distributions / torch.nn.functional, and their properties."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import distributions as D
+
+from genlib import losses
+
+torch.set_default_dtype(torch.float32)
+
+
+def _g(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    mu, logvar = torch.randn(16, 5, generator=_g(), dtype=torch.float64), torch.randn(16, 5, generator=_g(1), dtype=torch.float64)
+    q = D.Independent(D.Normal(mu, (0.5 * logvar).exp()), 1)
+    p = D.Independent(D.Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1)
+    ref = D.kl_divergence(q, p)
+    assert torch.allclose(losses.gaussian_kl(mu, logvar, reduction="none"), ref, rtol=1e-12)
+    assert torch.allclose(losses.gaussian_kl(mu, logvar), ref.mean())
+    assert torch.allclose(losses.gaussian_kl(mu, logvar, reduction="sum"), ref.sum())
+
+
+def test_gaussian_kl_nonnegative_and_zero_at_prior():
+    mu, logvar = torch.randn(100, 4, generator=_g()) * 3, torch.randn(100, 4, generator=_g(1)) * 3
+    assert (losses.gaussian_kl(mu, logvar, reduction="none") >= 0).all()
+    assert losses.gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 3)).item() == 0.0
+
+
+def test_bernoulli_nll_matches_references():
+    logits = torch.randn(8, 1, 4, 4, generator=_g(), dtype=torch.float64) * 4
+    x = torch.rand(8, 1, 4, 4, generator=_g(1), dtype=torch.float64).round()
+    ref = -D.Independent(D.Bernoulli(logits=logits), 3).log_prob(x)
+    assert torch.allclose(losses.bernoulli_nll(logits, x, reduction="none"), ref, rtol=1e-10)
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / 8
+    assert torch.allclose(losses.bernoulli_nll(logits, x), bce)
+
+
+def test_bernoulli_nll_stable_at_extreme_logits():
+    logits = torch.tensor([[1e4, -1e4, 80.0, -80.0]])
+    x = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    out = losses.bernoulli_nll(logits, x)
+    assert torch.isfinite(out) and out.item() < 1e-30 + 1e-6
+    assert torch.isfinite(losses.bernoulli_nll(logits, 1 - x))
+
+
+def test_gaussian_nll_matches_normal_log_prob():
+    mean, x = torch.randn(6, 10, generator=_g(), dtype=torch.float64), torch.randn(6, 10, generator=_g(1), dtype=torch.float64)
+    for logvar in (0.0, -2.3, 1.7):
+        ref = -D.Independent(D.Normal(mean, math.exp(0.5 * logvar)), 1).log_prob(x)
+        assert torch.allclose(losses.gaussian_nll(mean, x, logvar=logvar, reduction="none"), ref, rtol=1e-10)
+    lv = torch.randn(6, 10, generator=_g(2), dtype=torch.float64)
+    ref = -D.Independent(D.Normal(mean, (0.5 * lv).exp()), 1).log_prob(x)
+    assert torch.allclose(losses.gaussian_nll(mean, x, logvar=lv, reduction="none"), ref, rtol=1e-10)
+
+
+def test_gaussian_kl_stable_at_extreme_logvar():
+    out = losses.gaussian_kl(torch.zeros(1, 2), torch.tensor([[-60.0, 60.0]]))
+    assert torch.isfinite(out)
+
+
+# -- GAN losses ------------------------------------------------------------------------------
+
+R = torch.tensor([2.0, -1.0, 0.5, 3.0], dtype=torch.float64)
+FK = torch.tensor([-2.0, 0.3, 1.0], dtype=torch.float64)
+
+
+def test_bce_discriminator_loss_is_binary_cross_entropy():
+    ref = F.binary_cross_entropy_with_logits(R, torch.ones_like(R)) + F.binary_cross_entropy_with_logits(FK, torch.zeros_like(FK))
+    for kind in ("minimax", "nonsaturating"):
+        assert torch.allclose(losses.discriminator_loss(R, FK, kind=kind), ref)
+
+
+def test_gan_losses_match_their_formulas():
+    s = torch.sigmoid
+    assert torch.allclose(losses.generator_loss(FK, kind="minimax"), torch.log(1 - s(FK)).mean())
+    assert torch.allclose(losses.generator_loss(FK, kind="nonsaturating"), -torch.log(s(FK)).mean())
+    assert torch.allclose(losses.generator_loss(FK, kind="lsgan"), 0.5 * ((FK - 1) ** 2).mean())
+    for kind in ("hinge", "wasserstein"):
+        assert torch.allclose(losses.generator_loss(FK, kind=kind), -FK.mean())
+    assert torch.allclose(losses.discriminator_loss(R, FK, kind="lsgan"), 0.5 * ((R - 1) ** 2).mean() + 0.5 * (FK ** 2).mean())
+    assert torch.allclose(losses.discriminator_loss(R, FK, kind="hinge"),
+                          torch.clamp(1 - R, min=0).mean() + torch.clamp(1 + FK, min=0).mean())
+    assert torch.allclose(losses.discriminator_loss(R, FK, kind="wasserstein"), FK.mean() - R.mean())
+
+
+def test_saturating_gradient_vanishes_when_d_rejects_fakes():
+    logit = torch.tensor([-12.0], requires_grad=True)  # D(G(z)) ~ 6e-6
+    (g_sat,) = torch.autograd.grad(losses.generator_loss(logit, kind="minimax"), logit)
+    (g_ns,) = torch.autograd.grad(losses.generator_loss(logit, kind="nonsaturating"), logit)
+    assert abs(g_sat.item()) < 1e-4 and abs(g_ns.item()) > 0.99
+
+
+def test_losses_accept_column_logits():
+    assert torch.allclose(losses.discriminator_loss(R[:, None], FK[:, None], kind="hinge"),
+                          losses.discriminator_loss(R, FK, kind="hinge"))
+
+
+def test_gradient_penalty_zero_for_unit_norm_linear_critic():
+    w = torch.randn(5, generator=_g())
+    w = w / w.norm()
+    critic = lambda x: x @ w  # noqa: E731
+    real, fake = torch.randn(64, 5, generator=_g(1)), torch.randn(64, 5, generator=_g(2))
+    assert losses.gradient_penalty(critic, real, fake, generator=_g(3)).item() < 1e-10
+    assert abs(losses.r1_penalty(critic, real).item() - 1.0) < 1e-5
+
+
+def test_gradient_penalty_matches_direct_formula():
+    critic = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    real, fake = torch.randn(10, 3, generator=_g(1)), torch.randn(10, 3, generator=_g(2))
+    gp = losses.gradient_penalty(critic, real, fake, generator=_g(3))
+    eps = torch.rand(10, 1, generator=_g(3))
+    x = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x)
+    assert torch.allclose(gp, ((grad.norm(dim=1) - 1) ** 2).mean(), atol=1e-6)
+    gp.backward()  # differentiable w.r.t. the critic's parameters
+    assert critic[0].weight.grad is not None
+
+
+def test_iwae_bound():
+    lw = torch.tensor([[0.0, 1.0], [2.0, -1.0]])
+    assert torch.allclose(losses.iwae_bound(lw, reduction="none"),
+                          torch.log((lw.exp()).mean(0)))
+    assert torch.allclose(losses.iwae_bound(lw[:1], reduction="none"), lw[0])  # K = 1: the ELBO
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: losses.gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 4)), ValueError, "same shape"),
+    (lambda: losses.gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 3), reduction="avg"), ValueError, "reduction"),
+    (lambda: losses.gaussian_kl([0.0], torch.zeros(1)), TypeError, "torch.Tensor"),
+    (lambda: losses.bernoulli_nll(torch.zeros(2, 3), torch.full((2, 3), 2.0)), ValueError, r"in \[0, 1\]"),
+    (lambda: losses.bernoulli_nll(torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.long)), TypeError, "floating"),
+    (lambda: losses.gaussian_nll(torch.zeros(2, 3), torch.zeros(2, 3), logvar="1"), TypeError, "logvar"),
+    (lambda: losses.discriminator_loss(R, FK, kind="relativistic"), ValueError, "kind"),
+    (lambda: losses.generator_loss(FK, kind="wgan"), ValueError, "kind"),
+    (lambda: losses.generator_loss(torch.zeros(0), kind="hinge"), ValueError, "non-empty"),
+    (lambda: losses.gradient_penalty("critic", torch.zeros(2, 2), torch.zeros(2, 2)), TypeError, "callable"),
+    (lambda: losses.gradient_penalty(lambda x: x.sum(1), torch.zeros(2, 2), torch.zeros(3, 2)), ValueError, "same shape"),
+])
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
