@@ -90,4 +90,4 @@ def glue(name: str, value, *, display: bool = False) -> None:
     _myst_glue(name, value, display=display)
 
 
-from genlib import data, losses, nn, models, train, plot  # noqa: E402,F401  (after the helpers above)
+from genlib import data, losses, nn, models, train, plot, metrics, zoo  # noqa: E402,F401  (after the helpers above)

@@ -37,7 +37,7 @@ def same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> No
 
 
 def in_range(x: torch.Tensor, name: str, low: float, high: float) -> torch.Tensor:
-    lo, hi = x.min().item(), x.max().item()
+    lo, hi = torch.stack(torch.aminmax(x.detach())).tolist()  # one reduction, one device sync
     if lo < low or hi > high:
         raise ValueError(f"expected {name} in [{low:g}, {high:g}], got min={lo:.3g}, max={hi:.3g}")
     return x

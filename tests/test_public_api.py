@@ -11,7 +11,7 @@ import pytest
 
 from tools import nb as nbtools
 
-_MAGIC = re.compile(r"^\s*[%!].*$", re.MULTILINE)
+_MAGIC = re.compile(r"^(\s*)[%!].*$", re.MULTILINE)  # IPython magics/shell lines -> pass
 
 
 def _used_names() -> set[str]:
@@ -22,7 +22,7 @@ def _used_names() -> set[str]:
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
-            tree = ast.parse(_MAGIC.sub("pass", cell.source))
+            tree = ast.parse(_MAGIC.sub(r"\1pass", cell.source))
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "genlib":
                     names.update(f"{node.module}.{a.name}" for a in node.names)

@@ -2,13 +2,8 @@
 
 from genlib.models.autoencoder import Autoencoder
 from genlib.models.gan import MLPDiscriminator, MLPGenerator
+from genlib.models.hmm import HMM
+from genlib.models.linear_gaussian import LinearGaussian
 from genlib.models.vae import VAE, VAEOutput
 
-__all__ = ["VAE", "VAEOutput", "Autoencoder", "MLPGenerator", "MLPDiscriminator", "HMM"]
-
-
-def __getattr__(name):  # HMM lives in its own module; import it on first use
-    if name == "HMM":
-        from genlib.models.hmm import HMM
-        return HMM
-    raise AttributeError(f"module 'genlib.models' has no attribute {name!r}")
+__all__ = ["VAE", "VAEOutput", "Autoencoder", "MLPGenerator", "MLPDiscriminator", "HMM", "LinearGaussian"]
