@@ -1,0 +1,344 @@
+"""genlib.zoo: the on-disk cache of trained models (tiny models, so every test is fast)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import multiprocessing as mp
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from genlib import zoo
+
+CONFIG = {"hidden": 8, "steps": 5, "lr": 0.1}
+
+
+# -- a tiny model and trainer (module level so that spawned processes can use them) ----------
+
+def _build() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, CONFIG["hidden"]), nn.ReLU(), nn.Dropout(0.1), nn.Linear(CONFIG["hidden"], 1))
+
+
+def _train(model: nn.Module) -> None:
+    x = torch.randn(32, 4)  # the global RNG: seeded by get_or_train
+    y = x.sum(1, keepdim=True)
+    opt = torch.optim.SGD(model.parameters(), lr=CONFIG["lr"])
+    for _ in range(CONFIG["steps"]):
+        loss = (model(x) - y).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+class Counter:
+    """A ``train`` callable that counts its calls and checks that training happens on the CPU."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, model: nn.Module) -> None:
+        self.calls += 1
+        assert all(p.device.type == "cpu" for p in model.parameters())
+        assert model.training
+        _train(model)
+
+
+def _get(counter, *, config=CONFIG, version="1", seed=0, **kw) -> nn.Module:
+    return zoo.get_or_train("tiny", build=_build, train=counter, config=config, version=version, seed=seed, **kw)
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _weights_file(cache: Path) -> Path:
+    (path,) = cache.glob("tiny-*.pt")
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("GENLIB_CACHE", str(folder))
+    return folder
+
+
+# -- the cache folder -------------------------------------------------------------------------
+
+def test_cache_dir_from_env(cache):
+    assert zoo.cache_dir() == cache
+
+
+def test_cache_dir_default(monkeypatch):
+    import platformdirs
+
+    monkeypatch.delenv("GENLIB_CACHE", raising=False)
+    assert zoo.cache_dir() == Path(platformdirs.user_cache_dir("genlib"))
+
+
+# -- get or train -----------------------------------------------------------------------------
+
+def test_same_config_loads_instead_of_retraining(cache):
+    counter = Counter()
+    first = _get(counter)
+    second = _get(counter)
+    assert counter.calls == 1
+    assert _same_weights(first, second)
+    assert not first.training and not second.training
+    path = _weights_file(cache)
+    sidecar = path.with_name(path.name + ".sha256")
+    assert sidecar.read_text().split() == [hashlib.sha256(path.read_bytes()).hexdigest(), path.name]
+
+
+def test_training_is_deterministic_and_restores_global_rng(cache):
+    torch.manual_seed(123), np.random.seed(123), random.seed(123)
+    states = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    first = _get(Counter())
+    assert torch.equal(torch.get_rng_state(), states[0])
+    assert np.array_equal(np.random.get_state()[1], states[1]) and random.getstate() == states[2]
+    zoo.clear("tiny")
+    torch.manual_seed(999)  # the global seed before the call does not matter
+    counter = Counter()
+    again = _get(counter)
+    assert counter.calls == 1 and _same_weights(first, again)
+    before = torch.get_rng_state()
+    _get(counter)  # the load path (which builds a fresh model) leaves the RNG alone too
+    assert counter.calls == 1 and torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("change", [{"config": {**CONFIG, "lr": 0.05}}, {"version": "2"}, {"seed": 1}])
+def test_different_config_version_or_seed_retrains(cache, change):
+    counter = Counter()
+    _get(counter)
+    _get(counter, **change)
+    assert counter.calls == 2
+    assert len(list(cache.glob("tiny-*.pt"))) == 2
+
+
+def test_config_key_order_does_not_matter(cache):
+    counter = Counter()
+    _get(counter, config={"a": 1, "b": [1, 2]})
+    _get(counter, config={"b": [1, 2], "a": 1})
+    assert counter.calls == 1
+
+
+def _flip_bytes(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 8] = bytes(b ^ 0xFF for b in data[mid:mid + 8])
+    path.write_bytes(bytes(data))
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _drop_checksum(path: Path) -> None:
+    path.with_name(path.name + ".sha256").unlink()
+
+
+@pytest.mark.parametrize("damage", [_flip_bytes, _truncate, _drop_checksum])
+def test_damaged_file_warns_and_is_retrained(cache, damage):
+    counter = Counter()
+    original = _get(counter)
+    damage(_weights_file(cache))
+    with pytest.warns(zoo.CacheWarning, match="retraining"):
+        retrained = _get(counter)
+    assert counter.calls == 2
+    assert _same_weights(original, retrained)
+    _get(counter)  # rewritten intact: loads silently
+    assert counter.calls == 2
+
+
+def test_damaged_tensor_data_is_caught_by_the_checksum(cache):
+    """A flipped bit inside a weight would load without error; the checksum stops it."""
+    counter = Counter()
+    original = _get(counter)
+    path = _weights_file(cache)
+    data = bytearray(path.read_bytes())
+    raw = original.state_dict()["0.weight"].numpy().tobytes()
+    at = bytes(data).find(raw)
+    assert at > 0
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.warns(zoo.CacheWarning, match="SHA-256"):
+        retrained = _get(counter)
+    assert counter.calls == 2 and _same_weights(original, retrained)
+
+
+def test_file_of_another_entry_is_not_loaded(cache):
+    """A valid file under the wrong key (e.g. copied by hand) fails the metadata check."""
+    counter = Counter()
+    _get(counter, version="1")
+    _get(counter, version="2")
+    by_version = {torch.load(p, weights_only=True)["version"]: p for p in cache.glob("tiny-*.pt")}
+    old, new = by_version["1"], by_version["2"]
+    for suffix in ("", ".sha256"):
+        new.with_name(new.name + suffix).write_bytes(old.with_name(old.name + suffix).read_bytes())
+    with pytest.warns(zoo.CacheWarning, match="metadata"):
+        _get(counter, version="2")
+    assert counter.calls == 3
+
+
+_MARKER = "GENLIB_TEST_ZOO_MARKER"
+
+
+def _side_effect(path: str) -> str:  # what an unpickled malicious object would run
+    Path(path).write_text("pwned")
+    return "pwned"
+
+
+class _Evil:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return _side_effect, (self.marker,)
+
+
+def test_arbitrary_pickle_is_rejected_not_executed(cache, tmp_path):
+    counter = Counter()
+    original = _get(counter)
+    path = _weights_file(cache)
+    payload = torch.load(path, weights_only=True)
+    marker = tmp_path / "marker"
+    payload["state_dict"]["evil"] = _Evil(str(marker))
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    path.write_bytes(buf.getvalue())  # with a matching checksum: only weights_only stands in the way
+    path.with_name(path.name + ".sha256").write_text(hashlib.sha256(buf.getvalue()).hexdigest() + "\n")
+    with pytest.warns(zoo.CacheWarning, match="Unpickling|weights"):
+        retrained = _get(counter)
+    assert not marker.exists()
+    assert counter.calls == 2 and _same_weights(original, retrained)
+
+
+def test_nothing_written_outside_the_cache(cache, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    counter = Counter()
+    _get(counter)
+    _flip_bytes(_weights_file(cache))
+    with pytest.warns(zoo.CacheWarning):
+        _get(counter)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "work"]
+    assert list(work.iterdir()) == []
+    names = sorted(p.name for p in cache.iterdir())
+    assert len(names) == 3 and [n.split(".", 1)[1] for n in names] == ["pt", "pt.lock", "pt.sha256"]
+
+
+def test_device_argument(cache):
+    model = _get(Counter(), device="cpu")
+    assert next(model.parameters()).device.type == "cpu"
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"name": "bad-name"}, ValueError, "name"),
+    ({"name": "../escape"}, ValueError, "name"),
+    ({"config": {"f": object()}}, ValueError, "JSON"),
+    ({"config": [1, 2]}, TypeError, "dict"),
+    ({"version": 1}, TypeError, "version"),
+    ({"seed": -1}, ValueError, "seed"),
+])
+def test_bad_arguments(cache, kwargs, error, match):
+    args = {"name": "tiny", "build": _build, "train": Counter(), "config": CONFIG, "version": "1", **kwargs}
+    name = args.pop("name")
+    with pytest.raises(error, match=match):
+        zoo.get_or_train(name, **args)
+
+
+def test_build_must_return_a_module(cache):
+    with pytest.raises(TypeError, match="nn.Module"):
+        zoo.get_or_train("tiny", build=lambda: 3, train=Counter(), config=CONFIG, version="1")
+
+
+# -- clear ------------------------------------------------------------------------------------
+
+def test_clear(cache):
+    _get(Counter())
+    zoo.get_or_train("other", build=_build, train=_train, config=CONFIG, version="1")
+    keep = cache / "notes.txt"
+    keep.write_text("not ours")
+    assert zoo.clear("tiny") == 3  # .pt, .sha256, .lock
+    assert not list(cache.glob("tiny-*"))
+    assert len(list(cache.glob("other-*"))) == 3
+    assert zoo.clear() == 3
+    assert sorted(p.name for p in cache.iterdir()) == ["notes.txt"]
+    with pytest.raises(ValueError, match="name"):
+        zoo.clear("../x")
+
+
+def test_clear_without_cache_folder(cache):
+    assert zoo.clear() == 0
+
+
+# -- two processes at once ---------------------------------------------------------------------
+
+def _worker(cache: str, barrier, queue) -> None:
+    os.environ["GENLIB_CACHE"] = cache
+    torch.set_num_threads(1)
+    calls = []
+
+    def slow_train(model):
+        calls.append(1)
+        time.sleep(1.0)  # long enough for the other process to arrive and wait on the lock
+        _train(model)
+
+    barrier.wait(timeout=120)
+    model = zoo.get_or_train("tiny", build=_build, train=slow_train, config=CONFIG, version="1")
+    queue.put((len(calls), {k: v.tolist() for k, v in model.state_dict().items()}))
+
+
+def test_two_processes_at_once(cache):
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(str(cache), barrier, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sorted(calls for calls, _ in results) == [0, 1]  # one trained, the other loaded
+    assert results[0][1] == results[1][1]
+    path = _weights_file(cache)
+    assert path.with_name(path.name + ".sha256").read_text().split()[0] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert not list(cache.glob(".*.tmp"))
+    counter = Counter()
+    _get(counter)
+    assert counter.calls == 0
+
+
+# -- the named entries (their configs and architectures; training them is the notebooks' job) --
+
+@pytest.mark.parametrize("entry, cls", [("mnist_vae", "VAE"), ("mnist_autoencoder", "Autoencoder")])
+@pytest.mark.parametrize("latent_dim", [2, 20])
+def test_named_entries(monkeypatch, entry, cls, latent_dim):
+    seen = {}
+
+    def fake(name, *, build, train, config, version, seed, device):
+        seen.update(name=name, config=config, version=version, seed=seed)
+        return build()
+
+    monkeypatch.setattr(zoo, "get_or_train", fake)
+    model = getattr(zoo, entry)(latent_dim)
+    assert type(model).__name__ == cls and model.latent_dim == latent_dim
+    assert seen["name"] == entry and seen["version"] == zoo.VERSIONS[entry]
+    for k in ("latent_dim", "hidden_dims", "epochs", "batch_size", "lr", "seed"):
+        assert k in seen["config"]
+    assert seen["config"]["latent_dim"] == latent_dim and seen["seed"] == seen["config"]["seed"]
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.0, True])
+def test_named_entries_reject_bad_latent_dim(bad):
+    with pytest.raises(ValueError, match="latent_dim"):
+        zoo.mnist_vae(bad)
