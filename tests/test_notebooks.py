@@ -84,3 +84,8 @@ def test_hygiene_rejects_large_and_unlisted():
     problems = nbtools.hygiene_problems(_clean_notebook(), "q99_example.ipynb", toc=["book/q01_x"],
                                         size=nbtools.MAX_NOTEBOOK_BYTES + 1)
     assert any("limit" in p for p in problems) and any("_toc.yml" in p for p in problems)
+
+
+def test_api_reference_in_sync():
+    actual = (nbtools.BOOK / "api.md").read_text(encoding="utf-8")
+    assert actual == nbtools.api_text(), "book/api.md is stale: run `python -m tools.nb api`"
