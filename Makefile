@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
 PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: book test unit notebooks install run cheatsheet clean
@@ -22,7 +23,7 @@ book: $(STAMP)
 
 ## all tests: genlib's unit tests, notebook hygiene, and every chapter re-executed by nbval
 test: $(STAMP)
-	$(BIN)/python -m pytest tests book $(PYTEST_NB) --durations=15
+	$(BIN)/python -m pytest tests book $(PYTEST_NB) --durations=10 $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
