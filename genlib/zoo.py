@@ -38,7 +38,6 @@ import json
 import os
 import random
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -48,6 +47,7 @@ import torch
 from torch import nn
 
 import genlib
+from genlib._io import write_atomically
 
 __all__ = ["cache_dir", "get_or_train", "clear", "mnist_vae", "mnist_autoencoder", "VERSIONS",
            "CacheWarning"]
@@ -121,20 +121,6 @@ def _isolated_rng(seed: int) -> Iterator[None]:
         random.setstate(py_state)
         np.random.set_state(np_state)
         torch.set_rng_state(torch_state)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; cached models are ordinary readable files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _build(build: Callable[[], nn.Module]) -> nn.Module:
@@ -235,8 +221,8 @@ def get_or_train(name: str, *, build: Callable[[], nn.Module], train: Callable[[
             torch.save({**meta, "genlib_version": genlib.__version__, "torch_version": str(torch.__version__),
                         "state_dict": state}, buf)
             data = buf.getvalue()
-            _write_atomically(path, data)
-            _write_atomically(path.with_name(path.name + ".sha256"),
+            write_atomically(path, data)
+            write_atomically(path.with_name(path.name + ".sha256"),
                               f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode())
     return model.to(device).eval()
 

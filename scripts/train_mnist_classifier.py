@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from genlib.data import batches, mnist  # noqa: E402
 from genlib.metrics import features  # noqa: E402
+from genlib._io import write_atomically  # noqa: E402
 
 SEED = 0
 EPOCHS = 20
@@ -89,20 +88,6 @@ def serialize(model: torch.nn.Module) -> bytes:
     buf = io.BytesIO()
     torch.save({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, buf)
     return buf.getvalue()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; cached models are ordinary readable files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main() -> None:
