@@ -50,16 +50,17 @@ def colab_url(notebook: str | Path) -> str:
 
 
 def colab_badge(notebook: str | Path) -> str:
-    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"({colab_url(notebook)})")
+    """The title cell's Colab link: text, not a remote badge image (which breaks offline)."""
+    return f"[Open in Colab]({colab_url(notebook)})"
 
 
 def setup_cell_source() -> str:
-    """The canonical first code cell of every chapter."""
+    """The canonical first code cell of every chapter (formatted as ``ruff format`` leaves it)."""
     slug, branch = repository()
     return (
-        "# Setup, identical in every chapter: in Colab, install genlib from the book's repository.\n"
+        "# Setup, the same in every chapter: in Colab, install genlib from the book's repo.\n"
         "import sys\n"
+        "\n"
         "if \"google.colab\" in sys.modules:\n"
         f"    %pip install -q \"genlib @ git+https://github.com/{slug}@{branch}\"\n"
         "import genlib\n"
