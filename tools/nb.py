@@ -6,6 +6,7 @@ Usage (from the repository root, inside the project's virtual environment)::
     python -m tools.nb new q05_discriminator "How does the discriminator work?" "原题：..."
     python -m tools.nb cheatsheet            # regenerate book/cheatsheet.md from the chapters
     python -m tools.nb api                   # regenerate book/api.md from genlib's docstrings
+    python -m tools.nb glossary              # regenerate book/glossary.md from book/data/glossary.yml
 
 The repository coordinates come from ``_config.yml`` alone; the canonical setup cell and the
 Colab link of every chapter are derived from them here and checked by tests/test_notebooks.py.
@@ -149,10 +150,11 @@ def interview_answer(nb) -> tuple[str, str, str]:
 
 
 def cheatsheet_text() -> str:
-    parts = ["# Cheat sheet\n",
-             "Every chapter's 60-second interview answer, in reading order, with its Chinese version. "
-             "This page is generated from the chapters by `python -m tools.nb cheatsheet`; "
-             "a test keeps it in sync.\n"]
+    parts = ["% Generated from the chapters by `python -m tools.nb cheatsheet`; "
+             "tests/test_notebooks.py keeps it in sync.",
+             "# Cheat sheet\n",
+             "Every chapter's 60-second interview answer, in reading order, with its Chinese "
+             "version.\n"]
     for stem in toc_chapters():
         path = ROOT / f"{stem}.ipynb"
         if not path.exists():
@@ -276,12 +278,17 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("original")
     sub.add_parser("cheatsheet", help="regenerate book/cheatsheet.md")
     sub.add_parser("api", help="regenerate book/api.md")
+    sub.add_parser("glossary", help="regenerate book/glossary.md from book/data/glossary.yml")
     args = parser.parse_args(argv)
     if args.cmd == "run":
         for p in args.paths:
             print(f"{p}: {execute(p.resolve()):.1f} s", flush=True)
     elif args.cmd == "new":
         print(new_chapter(args.stem, args.question, args.original))
+    elif args.cmd == "glossary":
+        from tools import rules
+
+        print(rules.write_glossary())
     elif args.cmd == "api":
         (BOOK / "api.md").write_text(api_text(), encoding="utf-8")
         print(BOOK / "api.md")
