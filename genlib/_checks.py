@@ -68,3 +68,29 @@ def choice(value, name: str, options) -> str:
 def generator_arg(generator) -> None:
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"expected generator to be a torch.Generator or None, got {type(generator).__name__}")
+
+
+def shape(value, name: str) -> tuple[int, ...]:
+    """An example's shape given as an int or a sequence of positive ints, as a tuple."""
+    dims = (value,) if isinstance(value, int) and not isinstance(value, bool) else value
+    try:
+        dims = tuple(dims)
+    except TypeError:
+        raise TypeError(f"expected {name} to be an int or a sequence of ints, got {type(value).__name__}") from None
+    if not dims or any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in dims):
+        raise ValueError(f"expected {name} to be positive ints, got {value!r}")
+    return dims
+
+
+def flat_batch(x, shape: tuple[int, ...], name: str = "x") -> torch.Tensor:
+    """A batch ``(B, *shape)`` or ``(B, prod(shape))`` (any layout with that many values) as ``(B, prod(shape))``."""
+    tensor(x, name, min_ndim=2)
+    size = 1
+    for d in shape:
+        size *= d
+    got = 1
+    for d in x.shape[1:]:
+        got *= d
+    if got != size:
+        raise ValueError(f"expected {name} with {size} values each (shape {shape}), got shape {tuple(x.shape)}")
+    return x.reshape(x.shape[0], -1)

@@ -17,11 +17,14 @@ import torch.nn.functional as F
 from genlib import _checks
 from genlib._random import rand
 
-__all__ = ["gaussian_kl", "bernoulli_nll", "gaussian_nll", "discriminator_loss", "generator_loss",
-           "gradient_penalty", "r1_penalty", "iwae_bound", "GAN_LOSSES"]
+__all__ = ["gaussian_kl", "gaussian_kl_per_dim", "diag_gaussian_log_prob", "gaussian_log_prob_per_dim",
+           "bernoulli_nll", "gaussian_nll", "discriminator_loss", "generator_loss", "gradient_penalty",
+           "r1_penalty", "iwae_bound", "GAN_LOSSES", "LOG_2PI"]
 
+#: The values of ``kind`` accepted by :func:`discriminator_loss` and :func:`generator_loss`.
 GAN_LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wasserstein")
-_LOG_2PI = math.log(2 * math.pi)
+#: log(2π), the constant of every Gaussian log-density in genlib.
+LOG_2PI = math.log(2 * math.pi)
 
 
 def _reduce(per_example: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -37,6 +40,83 @@ def _sum_non_batch(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0], -1).sum(dim=1) if t.ndim > 1 else t
 
 
+def _as_tensor(v, like: torch.Tensor, name: str) -> torch.Tensor:
+    if isinstance(v, torch.Tensor):
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"expected {name} to be a float or tensor, got {type(v).__name__}")
+    return torch.tensor(float(v), dtype=like.dtype, device=like.device)
+
+
+def gaussian_log_prob_per_dim(x: torch.Tensor, mean: float | torch.Tensor = 0.0,
+                              logvar: float | torch.Tensor = 0.0) -> torch.Tensor:
+    r"""Element-wise log-density of independent Gaussians, constants included (no sum).
+
+    .. math::
+        \log\mathcal N(x_i; m_i, \sigma_i^2) = -\tfrac12\Big[\frac{(x_i - m_i)^2}{\sigma_i^2}
+        + \log\sigma_i^2 + \log 2\pi\Big],\qquad \log\sigma_i^2 = \texttt{logvar}_i
+
+    Args:
+        x: points, any shape.
+        mean, logvar: floats or tensors broadcastable with ``x`` (default: the standard normal).
+
+    Returns:
+        A tensor of the broadcast shape of ``x``, ``mean`` and ``logvar``.
+
+    Example:
+        >>> round(gaussian_log_prob_per_dim(torch.zeros(1)).item(), 4)   # -log(2π)/2
+        -0.9189
+    """
+    _checks.tensor(x, "x")
+    mean, logvar = _as_tensor(mean, x, "mean"), _as_tensor(logvar, x, "logvar")
+    return -0.5 * ((x - mean).pow(2) * torch.exp(-logvar) + logvar + LOG_2PI)
+
+
+def diag_gaussian_log_prob(x: torch.Tensor, mean: float | torch.Tensor = 0.0,
+                           logvar: float | torch.Tensor = 0.0) -> torch.Tensor:
+    r"""Log-density of a diagonal Gaussian, summed over the **last** dimension.
+
+    :math:`\log\mathcal N(x; m, \operatorname{diag}\sigma^2) = \sum_j \log\mathcal N(x_j; m_j, \sigma_j^2)`
+    (see :func:`gaussian_log_prob_per_dim`); e.g. x of shape (B, D) or (K, B, D) gives (B,) or
+    (K, B). Every Gaussian density of genlib's models (encoder, prior, linear-Gaussian
+    decoder) is this function.
+
+    Example:
+        >>> z = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+        >>> ref = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+        >>> torch.allclose(diag_gaussian_log_prob(z), ref)
+        True
+    """
+    _checks.tensor(x, "x", min_ndim=1)
+    return gaussian_log_prob_per_dim(x, mean, logvar).sum(-1)
+
+
+def gaussian_kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    r"""Element-wise KL from :math:`\mathcal N(\mu_j, \sigma_j^2)` to :math:`\mathcal N(0, 1)` (no sum).
+
+    .. math::
+        \mathrm{KL}_j = \tfrac12\big(\mu_j^2 + \sigma_j^2 - \log\sigma_j^2 - 1\big) \ge 0
+
+    The KL of each latent dimension, as posterior-collapse diagnostics and free bits need it.
+    In float32 it overflows to ``inf`` for ``logvar`` > 88.7 (:math:`e^{88.7}` exceeds the
+    float32 range, and so does the KL itself); compute in float64 if you need such values.
+
+    Args:
+        mu, logvar: tensors of the same shape, e.g. (B, D).
+
+    Returns:
+        A tensor of that shape.
+
+    Example:
+        >>> gaussian_kl_per_dim(torch.tensor([0.0, 1.0]), torch.zeros(2))
+        tensor([0.0000, 0.5000])
+    """
+    _checks.tensor(mu, "mu")
+    _checks.tensor(logvar, "logvar")
+    _checks.same_shape(mu, logvar, "mu", "logvar")
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+
+
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     r"""KL divergence from a diagonal Gaussian posterior to the standard normal prior.
 
@@ -50,15 +130,17 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, *, reduction: str = "mea
         logvar: (B, D) posterior log-variances (not standard deviations).
         reduction: over the batch: ``"mean"``, ``"sum"`` or ``"none"`` (returns (B,)).
 
+    Returns:
+        A scalar, or (B,) for ``reduction="none"``; the sum over dimensions of
+        :func:`gaussian_kl_per_dim` (same float32 overflow for ``logvar`` > 88.7).
+
     Example:
         >>> gaussian_kl(torch.zeros(3, 2), torch.zeros(3, 2)).item()
         0.0
     """
     _checks.tensor(mu, "mu", min_ndim=1)
     _checks.tensor(logvar, "logvar", min_ndim=1)
-    _checks.same_shape(mu, logvar, "mu", "logvar")
-    kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
-    return _reduce(_sum_non_batch(kl), reduction)
+    return _reduce(_sum_non_batch(gaussian_kl_per_dim(mu, logvar)), reduction)
 
 
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
@@ -103,11 +185,7 @@ def gaussian_nll(mean: torch.Tensor, x: torch.Tensor, *, logvar: float | torch.T
     _checks.tensor(mean, "mean", min_ndim=1)
     _checks.tensor(x, "x", min_ndim=1)
     _checks.same_shape(mean, x, "mean", "x")
-    if not isinstance(logvar, torch.Tensor):
-        if isinstance(logvar, bool) or not isinstance(logvar, (int, float)):
-            raise TypeError(f"expected logvar to be a float or tensor, got {type(logvar).__name__}")
-        logvar = torch.tensor(float(logvar), dtype=x.dtype, device=x.device)
-    nll = 0.5 * ((x - mean).pow(2) * torch.exp(-logvar) + logvar + _LOG_2PI)
+    nll = -gaussian_log_prob_per_dim(x, mean, _as_tensor(logvar, x, "logvar"))
     return _reduce(_sum_non_batch(nll.expand_as(x)), reduction)
 
 
@@ -219,11 +297,26 @@ def iwae_bound(log_weights: torch.Tensor, *, dim: int = 0, reduction: str = "mea
     tends to :math:`\log p(x)`.
 
     Args:
-        log_weights: tensor with the K samples along ``dim`` (default 0), e.g. (K, B).
+        log_weights: tensor with the K samples along ``dim`` (default 0), e.g. (K, B). A 1-D
+            tensor (K,) is one example: the result is a scalar whatever the reduction.
         dim: the sample dimension.
-        reduction: over what remains (the batch).
+        reduction: over what remains (the batch): ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        A scalar, or the remaining shape (e.g. (B,)) for ``reduction="none"``.
+
+    Raises:
+        ValueError: for a ``dim`` that ``log_weights`` does not have, or an unknown reduction.
+
+    Example:
+        >>> iwae_bound(torch.zeros(10, 3)).item()   # all weights 1: log 1 = 0
+        0.0
     """
     _checks.tensor(log_weights, "log_weights", min_ndim=1)
+    _checks.choice(reduction, "reduction", ("mean", "sum", "none"))
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -log_weights.ndim <= dim < log_weights.ndim:
+        raise ValueError(f"expected dim in [{-log_weights.ndim}, {log_weights.ndim - 1}] for log_weights of "
+                         f"shape {tuple(log_weights.shape)}, got {dim!r}")
     k = log_weights.shape[dim]
     bound = torch.logsumexp(log_weights, dim=dim) - math.log(k)
     if bound.ndim == 0:

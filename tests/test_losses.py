@@ -59,6 +59,42 @@ def test_gaussian_nll_matches_normal_log_prob():
     assert torch.allclose(losses.gaussian_nll(mean, x, logvar=lv, reduction="none"), ref, rtol=1e-10)
 
 
+def test_gaussian_kl_per_dim_matches_torch_distributions_and_sums_to_gaussian_kl():
+    mu = torch.randn(6, 4, generator=_g(), dtype=torch.float64)
+    logvar = torch.randn(6, 4, generator=_g(1), dtype=torch.float64)
+    ref = D.kl_divergence(D.Normal(mu, (0.5 * logvar).exp()), D.Normal(0.0, 1.0))  # (6, 4), per dim
+    per_dim = losses.gaussian_kl_per_dim(mu, logvar)
+    assert per_dim.shape == (6, 4) and torch.allclose(per_dim, ref, rtol=1e-12)
+    assert torch.allclose(losses.gaussian_kl(mu, logvar, reduction="none"), per_dim.sum(1), rtol=1e-12)
+
+
+def test_diag_gaussian_log_prob_matches_normal():
+    x = torch.randn(3, 5, 4, generator=_g(), dtype=torch.float64)
+    mean = torch.randn(5, 4, generator=_g(1), dtype=torch.float64)
+    logvar = torch.randn(5, 4, generator=_g(2), dtype=torch.float64)
+    normal = D.Normal(mean, (0.5 * logvar).exp())
+    assert torch.allclose(losses.gaussian_log_prob_per_dim(x, mean, logvar), normal.log_prob(x), rtol=1e-12)
+    out = losses.diag_gaussian_log_prob(x, mean, logvar)  # summed over the last dim, broadcast
+    assert out.shape == (3, 5) and torch.allclose(out, normal.log_prob(x).sum(-1), rtol=1e-12)
+    std = D.Normal(0.0, 1.0).log_prob(x).sum(-1)  # the defaults are the standard normal
+    assert torch.allclose(losses.diag_gaussian_log_prob(x), std, rtol=1e-12)
+    # a scalar log-variance, as an isotropic decoder has
+    iso = D.Normal(mean, math.exp(0.25)).log_prob(x).sum(-1)
+    assert torch.allclose(losses.diag_gaussian_log_prob(x, mean, 0.5), iso, rtol=1e-12)
+
+
+def test_gaussian_nll_is_minus_the_shared_log_density():
+    mean, x = torch.randn(4, 6, generator=_g()), torch.randn(4, 6, generator=_g(1))
+    ref = -losses.diag_gaussian_log_prob(x, mean, -1.0)
+    assert torch.equal(losses.gaussian_nll(mean, x, logvar=-1.0, reduction="none"), ref)
+
+
+def test_gaussian_kl_overflows_only_beyond_float32_range():
+    assert torch.isinf(losses.gaussian_kl(torch.zeros(1, 1), torch.tensor([[89.0]])))  # documented
+    big = losses.gaussian_kl(torch.zeros(1, 1, dtype=torch.float64), torch.tensor([[89.0]], dtype=torch.float64))
+    assert torch.isfinite(big)
+
+
 def test_gaussian_kl_stable_at_extreme_logvar():
     out = losses.gaussian_kl(torch.zeros(1, 2), torch.tensor([[-60.0, 60.0]]))
     assert torch.isfinite(out)
@@ -127,6 +163,10 @@ def test_iwae_bound():
     assert torch.allclose(losses.iwae_bound(lw, reduction="none"),
                           torch.log((lw.exp()).mean(0)))
     assert torch.allclose(losses.iwae_bound(lw[:1], reduction="none"), lw[0])  # K = 1: the ELBO
+    # the sample dimension may be the last one; a 1-D input is one example (a scalar)
+    assert torch.allclose(losses.iwae_bound(lw.T, dim=1, reduction="none"), losses.iwae_bound(lw, reduction="none"))
+    assert torch.allclose(losses.iwae_bound(lw[:, 0]), torch.log(lw[:, 0].exp().mean()))
+    assert losses.iwae_bound(lw, reduction="sum") == losses.iwae_bound(lw, reduction="none").sum()
 
 
 @pytest.mark.parametrize("call, exc, match", [
@@ -141,6 +181,11 @@ def test_iwae_bound():
     (lambda: losses.generator_loss(torch.zeros(0), kind="hinge"), ValueError, "non-empty"),
     (lambda: losses.gradient_penalty("critic", torch.zeros(2, 2), torch.zeros(2, 2)), TypeError, "callable"),
     (lambda: losses.gradient_penalty(lambda x: x.sum(1), torch.zeros(2, 2), torch.zeros(3, 2)), ValueError, "same shape"),
+    (lambda: losses.iwae_bound(torch.zeros(4, 3), dim=2), ValueError, "dim"),
+    (lambda: losses.iwae_bound(torch.zeros(4), reduction="avg"), ValueError, "reduction"),
+    (lambda: losses.gaussian_kl_per_dim(torch.zeros(2, 3), torch.zeros(3)), ValueError, "same shape"),
+    (lambda: losses.diag_gaussian_log_prob(torch.zeros(2, 3), "0"), TypeError, "mean"),
+    (lambda: losses.diag_gaussian_log_prob(torch.zeros(2, 3), 0.0, None), TypeError, "logvar"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):

@@ -44,14 +44,40 @@ def test_vae_free_bits_only_raises_the_kl_term():
     assert torch.allclose(fb["loss"], plain["recon"] + 30.0)  # every dim clamped at 10 nats
 
 
-def test_vae_iwae_log_weights():
+def test_vae_log_weights_match_torch_distributions():
+    """log p(z) + log p(x|z) - log q(z|x), recomputed with torch.distributions on the same draws."""
+    from torch import distributions as D
+
     vae = models.VAE(16, hidden_dims=(8,), latent_dim=3)
     x = torch.rand(7, 16, generator=_g()).round()
-    lw = vae.log_weights(x, 50, generator=_g(2))
-    assert lw.shape == (50, 7)
-    elbo = lw.mean(0)
-    iwae = losses.iwae_bound(lw, reduction="none")
-    assert (iwae >= elbo - 1e-6).all()  # Jensen: log-mean-exp >= mean
+    lw = vae.log_weights(x, k=5, generator=_g(2))
+    assert lw.shape == (5, 7)
+    with torch.no_grad():
+        mu, logvar = vae.encode(x)
+        q = D.Independent(D.Normal(mu, (0.5 * logvar).exp()), 1)
+        prior = D.Independent(D.Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1)
+        g = _g(2)
+        for s in range(5):  # the documented order: one (B, latent_dim) draw per sample
+            z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=g)
+            lik = D.Independent(D.Bernoulli(logits=vae.decode(z)), 1)
+            ref = prior.log_prob(z) + lik.log_prob(x) - q.log_prob(z)
+            assert torch.allclose(lw[s], ref, atol=1e-4)
+
+
+def test_vae_log_weights_k_is_keyword_only():
+    import inspect
+
+    params = inspect.signature(models.VAE.log_weights).parameters
+    assert params["k"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["generator"].kind is inspect.Parameter.KEYWORD_ONLY
+    vae = models.VAE(16, hidden_dims=(8,), latent_dim=3)
+    x = torch.rand(2, 16, generator=_g()).round()
+    # the positional form that older notebooks use still gives the same numbers (to be removed)
+    assert torch.equal(vae.log_weights(x, 3, generator=_g(1)), vae.log_weights(x, k=3, generator=_g(1)))
+    with pytest.raises(TypeError, match="k"):
+        vae.log_weights(x)
+    with pytest.raises(TypeError, match="log_weights"):
+        vae.log_weights(x, 3, k=3)
 
 
 def test_gaussian_vae_learned_variance():
@@ -97,11 +123,18 @@ def test_gan_output_ranges():
     assert s.min() >= 0 and s.max() <= 1
 
 
-def test_ema_update():
-    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    w_a, w_b = a.weight.detach().clone(), b.weight.detach().clone()
-    train.ema_update(a, b, decay=0.9)
-    assert torch.allclose(a.weight, 0.9 * w_a + 0.1 * w_b)
+def test_models_share_one_input_shape_rule():
+    for model in (models.VAE((1, 4, 4), hidden_dims=(8,), latent_dim=2),
+                  models.Autoencoder((1, 4, 4), hidden_dims=(8,), latent_dim=2),
+                  models.MLPDiscriminator((1, 4, 4), hidden_dims=(8,))):
+        assert model.input_shape == (1, 4, 4) and model.input_dim == 16
+        flat = torch.rand(3, 16, generator=_g())
+        a = model.encode(flat) if hasattr(model, "encode") else model(flat)
+        b = model.encode(flat.reshape(3, 1, 4, 4)) if hasattr(model, "encode") else model(flat.reshape(3, 1, 4, 4))
+        assert torch.equal(a[0] if isinstance(a, tuple) else a, b[0] if isinstance(b, tuple) else b)
+        with pytest.raises(ValueError, match="16 values"):
+            model.encode(torch.zeros(3, 15)) if hasattr(model, "encode") else model(torch.zeros(3, 15))
+    assert models.MLPGenerator(2, 5).output_shape == (5,)
 
 
 @pytest.mark.parametrize("call, exc, match", [
@@ -114,6 +147,17 @@ def test_ema_update():
     (lambda: genlib.nn.mlp(2, [3], 1, activation="gelu"), ValueError, "activation"),
     (lambda: train.train_gan(models.MLPGenerator(2, 2), models.MLPDiscriminator(2), "data", steps=1),
      TypeError, "real"),
+    (lambda: models.VAE((1, 0, 28)), ValueError, "input_shape"),
+    (lambda: models.Autoencoder("784"), ValueError, "input_shape"),
+    (lambda: models.MLPGenerator(2, 2.5), TypeError, "output_shape"),
+    (lambda: models.MLPDiscriminator((2, True)), ValueError, "input_shape"),
+    (lambda: models.VAE(4, hidden_dims=(8,), latent_dim=2).loss(torch.rand(2, 4), beta=-1.0), ValueError, "beta"),
+    (lambda: models.VAE(4, hidden_dims=(8,), latent_dim=2).loss(torch.rand(2, 4), beta=float("nan")),
+     ValueError, "beta"),
+    (lambda: models.VAE(4, hidden_dims=(8,), latent_dim=2).loss(torch.rand(2, 4), free_bits=-3.0),
+     ValueError, "free_bits"),
+    (lambda: models.VAE(4, hidden_dims=(8,), latent_dim=2).loss(torch.rand(2, 4), beta="1"), TypeError, "beta"),
+    (lambda: models.VAE(4, hidden_dims=(8,), latent_dim=2).log_weights(torch.rand(2, 4), k=0), ValueError, "k"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):

@@ -31,7 +31,7 @@ class Autoencoder(nn.Module):
     def __init__(self, input_shape: int | Sequence[int] = (1, 28, 28), *, hidden_dims: Sequence[int] = (400,),
                  latent_dim: int = 20, activation: str = "relu"):
         super().__init__()
-        self.input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        self.input_shape = _checks.shape(input_shape, "input_shape")
         self.input_dim = math.prod(self.input_shape)
         self.latent_dim = _checks.positive_int(latent_dim, "latent_dim")
         hidden_dims = tuple(hidden_dims)
@@ -43,10 +43,7 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, *input_shape) -> code (B, latent_dim)``."""
-        _checks.tensor(x, "x", min_ndim=2)
-        if math.prod(x.shape[1:]) != self.input_dim:
-            raise ValueError(f"expected inputs with {self.input_dim} values each, got shape {tuple(x.shape)}")
-        return self.encoder(x.reshape(x.shape[0], -1))
+        return self.encoder(_checks.flat_batch(x, self.input_shape))  # (B, input_dim) -> (B, latent_dim)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """``code (B, latent_dim) -> logits (B, *input_shape)``."""

@@ -36,7 +36,7 @@ class MLPGenerator(nn.Module):
                  output: str = "linear", activation: str = "relu"):
         super().__init__()
         self.latent_dim = _checks.positive_int(latent_dim, "latent_dim")
-        self.output_shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
+        self.output_shape = _checks.shape(output_shape, "output_shape")
         _checks.choice(output, "output", _OUTPUTS)
         final = _OUTPUTS[output]() if _OUTPUTS[output] is not None else None
         self.net = mlp(latent_dim, hidden_dims, math.prod(self.output_shape), activation=activation,
@@ -69,13 +69,10 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, input_shape: int | Sequence[int], *, hidden_dims: Sequence[int] = (128, 128),
                  spectral_norm: bool = False, activation: str = "leaky_relu"):
         super().__init__()
-        self.input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        self.input_shape = _checks.shape(input_shape, "input_shape")
         self.input_dim = math.prod(self.input_shape)
         self.net = mlp(self.input_dim, hidden_dims, 1, activation=activation, spectral_norm=spectral_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, *input_shape) -> logits (B,)``."""
-        _checks.tensor(x, "x", min_ndim=2)
-        if math.prod(x.shape[1:]) != self.input_dim:
-            raise ValueError(f"expected inputs with {self.input_dim} values each, got shape {tuple(x.shape)}")
-        return self.net(x.reshape(x.shape[0], -1)).squeeze(1)
+        return self.net(_checks.flat_batch(x, self.input_shape)).squeeze(1)

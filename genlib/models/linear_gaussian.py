@@ -39,10 +39,9 @@ import torch
 
 from genlib import _checks
 from genlib._random import randn
+from genlib.losses import LOG_2PI, diag_gaussian_log_prob
 
 __all__ = ["LinearGaussian"]
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 def _float64(t, name: str, *, ndim: int | tuple[int, ...], device: torch.device | None = None) -> torch.Tensor:
@@ -52,11 +51,6 @@ def _float64(t, name: str, *, ndim: int | tuple[int, ...], device: torch.device 
     if device is not None and t.device != device:
         raise ValueError(f"expected {name} on the model's device {device}, got {t.device}")
     return _checks.finite(t, name)
-
-
-def _diag_gaussian_log_prob(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mean, diag exp(logvar)), summed over the last dimension."""
-    return -0.5 * ((z - mean).pow(2) * torch.exp(-logvar) + logvar + _LOG_2PI).sum(-1)
 
 
 class LinearGaussian:
@@ -174,7 +168,7 @@ class LinearGaussian:
         L = torch.linalg.cholesky(self.marginal_cov())
         r = torch.linalg.solve_triangular(L, (x - self.b).T, upper=False)  # (d, n): L^{-1}(x - b)
         logdet = 2 * torch.log(torch.diagonal(L)).sum()
-        return -0.5 * (r.pow(2).sum(0) + logdet + self.data_dim * _LOG_2PI)
+        return -0.5 * (r.pow(2).sum(0) + logdet + self.data_dim * LOG_2PI)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Exact posterior :math:`p(z\mid x) = \mathcal N(\Lambda^{-1}W^\top(x-b)/\sigma^2, \Lambda^{-1})`.
@@ -216,10 +210,8 @@ class LinearGaussian:
         if z.shape[-2:] != (x.shape[0], self.latent_dim):
             raise ValueError(f"expected z of shape (n, k) or (S, n, k) with n={x.shape[0]}, k={self.latent_dim}, "
                              f"got {tuple(z.shape)}")
-        log_prior = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
-        resid = x - (z @ self.W.T + self.b)
-        log_lik = -0.5 * (resid.pow(2).sum(-1) / self.sigma ** 2
-                          + self.data_dim * (math.log(self.sigma ** 2) + _LOG_2PI))
+        log_prior = diag_gaussian_log_prob(z)                                    # (S, n) or (n,)
+        log_lik = diag_gaussian_log_prob(x, z @ self.W.T + self.b, math.log(self.sigma ** 2))
         return log_prior + log_lik
 
     @staticmethod
@@ -230,7 +222,7 @@ class LinearGaussian:
         _checks.same_shape(q_mean, q_logvar, "q_mean", "q_logvar")
         if z.shape[-2:] != q_mean.shape:
             raise ValueError(f"expected z of shape {tuple(q_mean.shape)} or (S, *that), got {tuple(z.shape)}")
-        return _diag_gaussian_log_prob(z, q_mean, q_logvar)
+        return diag_gaussian_log_prob(z, q_mean, q_logvar)
 
     def log_weights(self, x: torch.Tensor, q_mean: torch.Tensor, q_logvar: torch.Tensor | None = None, *,
                     q_cov: torch.Tensor | None = None, k: int,

@@ -19,12 +19,10 @@ from torch import nn
 
 from genlib import _checks
 from genlib._random import randn
-from genlib.losses import bernoulli_nll, gaussian_kl, gaussian_nll
+from genlib.losses import bernoulli_nll, diag_gaussian_log_prob, gaussian_kl, gaussian_kl_per_dim, gaussian_nll
 from genlib.nn import make_activation, mlp
 
 __all__ = ["VAE", "VAEOutput"]
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 class VAEOutput(NamedTuple):
@@ -61,7 +59,7 @@ class VAE(nn.Module):
                  latent_dim: int = 20, likelihood: str = "bernoulli", decoder_logvar: float | str = 0.0,
                  activation: str = "relu"):
         super().__init__()
-        self.input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        self.input_shape = _checks.shape(input_shape, "input_shape")
         self.input_dim = math.prod(self.input_shape)
         self.latent_dim = _checks.positive_int(latent_dim, "latent_dim")
         self.likelihood = _checks.choice(likelihood, "likelihood", ("bernoulli", "gaussian"))
@@ -83,11 +81,7 @@ class VAE(nn.Module):
 
     # -- the two networks -------------------------------------------------------------------
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
-        _checks.tensor(x, "x", min_ndim=2)
-        if math.prod(x.shape[1:]) != self.input_dim:
-            raise ValueError(f"expected inputs with {self.input_dim} values each "
-                             f"(shape {self.input_shape}), got shape {tuple(x.shape)}")
-        return x.reshape(x.shape[0], -1)
+        return _checks.flat_batch(x, self.input_shape)  # (B, *input_shape) -> (B, input_dim)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x (B, *input_shape) -> (mu, logvar)``, each (B, latent_dim)."""
@@ -126,14 +120,27 @@ class VAE(nn.Module):
         :math:`\sum_j \max(\lambda, \overline{\mathrm{KL}_j})` with λ = ``free_bits`` (nats per
         latent dimension, Kingma et al. 2016); with ``free_bits=0`` it is the plain KL.
 
+        Args:
+            x: a batch (B, *input_shape).
+            beta: weight of the KL term, ≥ 0.
+            free_bits: λ ≥ 0, nats per latent dimension.
+            generator: drives the reparameterisation noise.
+
         Returns:
             dict with ``loss`` (to minimise), ``recon``, ``kl`` (the unclipped KL) and
             ``elbo`` = −(recon + kl), all batch means.
+
+        Raises:
+            ValueError: for a negative (or NaN) ``beta`` or ``free_bits``.
         """
+        for value, what in ((beta, "beta"), (free_bits, "free_bits")):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"expected {what} to be a number, got {type(value).__name__}")
+            if not value >= 0:
+                raise ValueError(f"expected {what} >= 0, got {value!r}")
         out = self(x, generator=generator)
         recon = self.nll(out.recon, x).mean()
-        # batch-mean KL of each latent dimension, (latent_dim,): gaussian_kl on one column each
-        kl_per_dim = 0.5 * (out.mu.pow(2) + out.logvar.exp() - out.logvar - 1.0).mean(dim=0)
+        kl_per_dim = gaussian_kl_per_dim(out.mu, out.logvar).mean(dim=0)  # (B, D) -> (D,), batch means
         kl = kl_per_dim.sum()
         kl_term = kl_per_dim.clamp(min=free_bits).sum() if free_bits > 0 else kl
         return {"loss": recon + beta * kl_term, "recon": recon, "kl": kl, "elbo": -(recon + kl)}
@@ -145,22 +152,40 @@ class VAE(nn.Module):
         return -(self.nll(out.recon, x) + gaussian_kl(out.mu, out.logvar, reduction="none"))
 
     @torch.no_grad()
-    def log_weights(self, x: torch.Tensor, k: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        r"""Importance log-weights :math:`\log p(x, z_k) - \log q(z_k\mid x)`, shape (k, B).
+    def log_weights(self, x: torch.Tensor, *legacy_k: int, k: int | None = None,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""Importance log-weights :math:`\log p(x, z_s) - \log q(z_s\mid x)` for :math:`z_s\sim q`, shape (k, B).
 
-        Feed them to :func:`genlib.losses.iwae_bound` for the IWAE-k bound on log p(x).
+        :math:`\log p(x, z) = \log\mathcal N(z; 0, I) + \log p_\theta(x\mid z)`; both Gaussians
+        are :func:`genlib.losses.diag_gaussian_log_prob`. Feed the weights to
+        :func:`genlib.losses.iwae_bound` for the IWAE-k bound on log p(x); their mean over s is
+        a k-sample ELBO estimate.
+
+        Args:
+            x: a batch (B, *input_shape).
+            k: samples per example (keyword-only, like
+                :meth:`genlib.models.LinearGaussian.log_weights`; a positional ``k`` is still
+                accepted for notebooks written before, and will be removed).
+            generator: drives the draws of z (one (B, latent_dim) draw per sample, in order).
         """
+        if legacy_k:
+            if len(legacy_k) > 1 or k is not None:
+                raise TypeError("expected log_weights(x, *, k, generator=None)")
+            k = legacy_k[0]
+        if k is None:
+            raise TypeError("log_weights() missing the keyword argument k")
         _checks.positive_int(k, "k")
+        _checks.generator_arg(generator)
         mu, logvar = self.encode(x)
         std = torch.exp(0.5 * logvar)
         out = []
         for _ in range(k):
             eps = randn(*mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            z = mu + std * eps
-            log_q = -0.5 * (eps.pow(2) + logvar + _LOG_2PI).sum(1)
-            log_prior = -0.5 * (z.pow(2) + _LOG_2PI).sum(1)
+            z = mu + std * eps                                   # (B, latent_dim)
+            log_q = diag_gaussian_log_prob(z, mu, logvar)        # (B,)
+            log_prior = diag_gaussian_log_prob(z)                # (B,)
             out.append(log_prior - self.nll(self.decode(z), x) - log_q)
-        return torch.stack(out)
+        return torch.stack(out)                                  # (k, B)
 
     # -- using the model --------------------------------------------------------------------
     def mean_image(self, recon: torch.Tensor) -> torch.Tensor:
