@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 
@@ -43,11 +45,26 @@ def in_range(x: torch.Tensor, name: str, low: float, high: float) -> torch.Tenso
     return x
 
 
-def positive_int(n, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
+def _int(n, name: str) -> int:
+    # Python and NumPy integers; not bools, not floats such as 2.0 (TypeError for all of those)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"expected {name} to be an int, got {type(n).__name__}")
+    return int(n)
+
+
+def positive_int(n, name: str) -> int:
+    """``n`` as an int if it is an integer > 0; TypeError for a non-integer, ValueError for n ≤ 0."""
+    n = _int(n, name)
     if n <= 0:
         raise ValueError(f"expected {name} > 0, got {n}")
+    return n
+
+
+def nonnegative_int(n, name: str) -> int:
+    """``n`` as an int if it is an integer ≥ 0 (e.g. a seed); same error types as :func:`positive_int`."""
+    n = _int(n, name)
+    if n < 0:
+        raise ValueError(f"expected {name} >= 0, got {n}")
     return n
 
 

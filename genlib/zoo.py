@@ -7,34 +7,44 @@ set, else in the user's cache folder (``platformdirs.user_cache_dir("genlib")``)
 
 How an entry is stored (see :func:`get_or_train`):
 
-- ``<cache>/<name>-<key>.pt``: ``torch.save`` of a dict with the ``state_dict`` and metadata;
-  ``<key>`` hashes the config, the entry's version, genlib's version and torch's major.minor,
-  so changing any of them trains a new model instead of loading a stale one.
+- ``<cache>/<name>-<key>.pt``: ``torch.save`` of a dict with the ``state_dict``, the training
+  history and metadata. ``<key>`` hashes the config, the seed, the entry's version in
+  :data:`VERSIONS`, **the source code** that builds and trains it (see :func:`source_hash`),
+  genlib's version and torch's major.minor, so changing any of them trains a new model
+  instead of loading a stale one.
 - ``<cache>/<name>-<key>.pt.sha256``: the SHA-256 of the ``.pt`` file (``sha256sum`` format).
-- ``<cache>/<name>-<key>.pt.lock``: the lock that serialises processes asking at once.
+- ``<cache>/<name>-<key>.pt.lock``: the lock that serialises processes asking at once (an
+  empty file; :func:`clear` leaves it in place).
 
 Both files are written atomically (a temporary file in the cache folder, then ``os.replace``).
 On load the checksum is verified and the file is read with ``torch.load(weights_only=True)``;
 a file that is corrupted, truncated, or not a plain weights file triggers a warning and is
 retrained and rewritten, never loaded.
 
-**Versioning rule.** Each named entry has a version string in :data:`VERSIONS`. Bump it
-whenever the code that builds or trains that model changes (architecture, training loop,
-data, defaults of :func:`genlib.train.train_vae` …) so caches made by older code are not
-reused. Changing a hyper-parameter needs no bump: it is part of the config, hence the key.
+**Versioning rule.** An edit to the code that builds or trains an entry needs no action: the
+key includes a hash of the source of the ``build`` and ``train`` functions and of every
+genlib module they can reach (``models/``, ``losses``, ``train``, ``data``, ``nn``, ``zoo`` and
+the private helpers), so any edit there, even a comment, retrains on the next call. The
+version string of :data:`VERSIONS` is bumped only for a change the source cannot show (new
+data files, a changed dependency's behaviour). Every entry must be listed there.
 
 Example:
     >>> vae = mnist_vae(20)          # trains (~10-20 s on 2 CPU cores) or loads from the cache
     >>> vae.sample(4).shape
     torch.Size([4, 1, 28, 28])
+    >>> len(vae.history["loss"])     # the training history is stored with the weights
+    30
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import inspect
 import io
 import json
+import marshal
 import os
 import random
 import re
@@ -47,18 +57,26 @@ import torch
 from torch import nn
 
 import genlib
+from genlib import _checks
 from genlib._io import write_atomically
 
-__all__ = ["cache_dir", "get_or_train", "clear", "mnist_vae", "mnist_autoencoder", "VERSIONS",
-           "CacheWarning"]
+__all__ = ["cache_dir", "get_or_train", "clear", "source_hash", "mnist_vae", "mnist_autoencoder",
+           "VERSIONS", "LOCK_TIMEOUT_S", "CacheWarning"]
 
-#: Version of each named entry's training code; bump it when that code changes.
+#: Every entry the cache accepts, with a version string to bump for changes the source hash
+#: cannot see (see the module docstring). :func:`get_or_train` refuses other names.
 VERSIONS: dict[str, str] = {"mnist_vae": "1", "mnist_autoencoder": "1"}
 
-_FORMAT = 1  # layout of the stored dict
+#: Seconds a process waits for another one that is training the same entry before
+#: :func:`get_or_train` raises ``filelock.Timeout`` (half an hour).
+LOCK_TIMEOUT_S = 1800.0
+
+_FORMAT = 2  # layout of the stored dict (2: with the training history and the source hash)
 _NAME = re.compile(r"[a-z0-9_]+")  # no "-" so that "<name>-<key>" splits unambiguously
 _KEY_CHARS = 16
-_LOCK_TIMEOUT_S = 1800.0  # a waiting process gives up after half an hour
+# genlib's own code that a build/train function can reach (plot and metrics cannot train)
+_SOURCE_GLOBS = ("models/*.py", "losses.py", "train.py", "data.py", "nn.py", "zoo.py", "_checks.py",
+                 "_random.py", "_io.py", "__init__.py")
 
 
 class CacheWarning(UserWarning):
@@ -98,11 +116,67 @@ def _canonical_config(config) -> str:
                          f"got {config!r} ({err})") from None
 
 
-def _key(name: str, config_json: str, version: str, seed: int) -> str:
+@functools.lru_cache(maxsize=1)
+def _genlib_source_digest() -> str:
+    """SHA-256 over the source files of genlib that training can reach (read once per process)."""
+    root = Path(genlib.__file__).resolve().parent
+    h = hashlib.sha256()
+    for pattern in _SOURCE_GLOBS:
+        for path in sorted(root.glob(pattern)):
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _callable_source(fn: Callable) -> bytes:
+    """The source of a function (or of a callable object's class); its bytecode if there is none."""
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else type(fn)
+    try:
+        return inspect.getsource(target).encode()
+    except (OSError, TypeError):  # defined in a REPL or compiled: fall back on the bytecode
+        code = getattr(getattr(target, "__func__", target), "__code__", None)
+        if code is not None:
+            return marshal.dumps(code)
+        return f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}".encode()
+
+
+def source_hash(build: Callable, train: Callable) -> str:
+    """Hex SHA-256 of the code that makes a zoo entry: ``build``'s and ``train``'s source plus
+    genlib's training-related modules (``models/``, ``losses``, ``train``, ``data``, ``nn``,
+    ``zoo``, private helpers). Part of every cache key, so edited code never loads stale weights.
+
+    Code outside genlib that ``build`` or ``train`` calls (a helper in a chapter, say) is *not*
+    hashed: keep such entries' code inside the two functions, or bump their version.
+
+    Example:
+        >>> def build(): return torch.nn.Linear(2, 1)
+        >>> def train(model): pass
+        >>> len(source_hash(build, train))
+        64
+    """
+    h = hashlib.sha256()
+    for part in (_callable_source(build), _callable_source(train), _genlib_source_digest().encode()):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+def _key(name: str, config_json: str, version: str, seed: int, source: str) -> str:
     blob = json.dumps({"name": name, "config": config_json, "version": version, "seed": seed,
-                       "genlib": genlib.__version__, "torch": _torch_minor(), "format": _FORMAT},
-                      sort_keys=True, separators=(",", ":"))
+                       "source": source, "genlib": genlib.__version__, "torch": _torch_minor(),
+                       "format": _FORMAT}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:_KEY_CHARS]
+
+
+def _canonical_history(history) -> str | None:
+    """The value ``train`` returned, as canonical JSON (a dict of lists of numbers), or None."""
+    if history is None:
+        return None
+    if not isinstance(history, dict):
+        raise TypeError(f"expected train to return a history dict or None, got {type(history).__name__}")
+    try:
+        return json.dumps(history, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"expected a JSON-serialisable history (str keys, lists of floats), got an "
+                         f"unserialisable value ({err})") from None
 
 
 @contextlib.contextmanager
@@ -130,7 +204,7 @@ def _build(build: Callable[[], nn.Module]) -> nn.Module:
     return model.to("cpu")
 
 
-def _try_load(path: Path, build, seed: int, meta: dict[str, Any]) -> nn.Module | None:
+def _try_load(path: Path, build, seed: int, meta: dict[str, Any]) -> tuple[nn.Module, str | None] | None:
     """The cached model, or ``None`` (with a :class:`CacheWarning`) if it cannot be trusted."""
     sidecar = path.with_name(path.name + ".sha256")
     if not path.exists():
@@ -149,44 +223,52 @@ def _try_load(path: Path, build, seed: int, meta: dict[str, Any]) -> nn.Module |
         stored = {k: payload.get(k) for k in meta}
         if stored != meta:
             raise ValueError(f"its metadata {stored} do not match {meta}")
+        history = payload.get("history")
+        if history is not None and not isinstance(history, str):
+            raise ValueError(f"expected the history as a JSON str, got {type(history).__name__}")
         with _isolated_rng(seed):  # the throw-away initial weights must not consume the caller's RNG
             model = _build(build)
         model.load_state_dict(payload["state_dict"])
-        return model
+        return model, history
     except Exception as err:  # any failure means "do not use this file"
         warnings.warn(f"genlib.zoo: the cached model {path} cannot be used ({type(err).__name__}: {err}); "
                       "retraining it", CacheWarning, stacklevel=3)
         return None
 
 
-def get_or_train(name: str, *, build: Callable[[], nn.Module], train: Callable[[nn.Module], None],
-                 config: dict[str, Any], version: str, seed: int = 0,
+def get_or_train(name: str, *, build: Callable[[], nn.Module], train: Callable[[nn.Module], dict | None],
+                 config: dict[str, Any], seed: int = 0,
                  device: torch.device | str | None = None) -> nn.Module:
     """Load the model ``name`` trained with ``config`` from the cache, or train and cache it.
 
-    The cache key is ``name`` plus a hash of (``config`` as canonical JSON, ``version``,
-    ``seed``, ``genlib.__version__``, torch's major.minor). Training happens on the CPU with
-    Python, NumPy and torch's CPU RNG seeded with ``seed`` (``build`` draws the initial
-    weights from them), so the weights do not depend on the device a chapter uses; the RNG
-    states are restored afterwards, so a chapter's own random stream is left as it was.
-    A file lock (``<file>.lock``) makes a second process that asks at the same time wait and
-    then load what the first one wrote.
+    The cache key is ``name`` plus a hash of (``config`` as canonical JSON, ``seed``, the
+    entry's version ``VERSIONS[name]``, :func:`source_hash` of ``build`` and ``train``,
+    ``genlib.__version__``, torch's major.minor). Training happens on the CPU with Python,
+    NumPy and torch's CPU RNG seeded with ``seed`` (``build`` draws the initial weights from
+    them), so the weights do not depend on the device a chapter uses; the RNG states are
+    restored afterwards, so a chapter's own random stream is left as it was. A file lock
+    (``<file>.lock``) makes a second process that asks at the same time wait (up to
+    :data:`LOCK_TIMEOUT_S` seconds) and then load what the first one wrote.
 
     Args:
-        name: the entry's name: lowercase letters, digits and ``_``.
+        name: the entry's name, a key of :data:`VERSIONS` (lowercase letters, digits and ``_``).
         build: returns a fresh, untrained model (called on every load too).
-        train: trains the model it is given in place, on the CPU; its return value is ignored.
+        train: trains the model it is given in place, on the CPU, and returns its history (a
+            dict of lists of numbers, e.g. what :func:`genlib.train.train_vae` returns) or None.
         config: every hyper-parameter of ``build`` and ``train`` (JSON-serialisable).
-        version: the version of the build/train code; bump it when that code changes.
-        seed: the seed of the global RNGs during ``build`` and ``train``.
+        seed: the seed of the global RNGs during ``build`` and ``train`` (an int ≥ 0).
         device: where the returned model goes (default: the CPU, like :func:`genlib.data.mnist`).
 
     Returns:
-        The trained model on ``device``, in eval mode.
+        The trained model on ``device``, in eval mode, with the attribute ``history``: the dict
+        ``train`` returned when the entry was trained (``None`` if it returned nothing), also
+        when the model is loaded from the cache.
 
     Raises:
-        ValueError: for a bad name or a config that is not JSON-serialisable.
+        ValueError: for a bad name, a name not in :data:`VERSIONS`, a negative seed, or a config
+            or history that is not JSON-serialisable.
         TypeError: for a wrong argument type.
+        filelock.Timeout: after waiting :data:`LOCK_TIMEOUT_S` seconds for another process.
 
     Warns:
         CacheWarning: when a cached file is corrupted, truncated, unsafe or inconsistent; it is
@@ -195,60 +277,85 @@ def get_or_train(name: str, *, build: Callable[[], nn.Module], train: Callable[[
     from filelock import FileLock
 
     _check_name(name)
+    if name not in VERSIONS:
+        raise ValueError(f"expected a zoo entry listed in genlib.zoo.VERSIONS {sorted(VERSIONS)}, got {name!r} "
+                         "(add the entry and its version there first)")
+    version = VERSIONS[name]
+    if not isinstance(version, str) or not version:
+        raise TypeError(f"expected VERSIONS[{name!r}] to be a non-empty str, got {version!r}")
     if not callable(build) or not callable(train):
         raise TypeError("expected build and train to be callables")
-    if not isinstance(version, str) or not version:
-        raise TypeError(f"expected version to be a non-empty str, got {version!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"expected a non-negative int seed, got {seed!r}")
+    _checks.nonnegative_int(seed, "seed")
+    seed = int(seed)
     device = torch.device("cpu" if device is None else device)
     config_json = _canonical_config(config)
-    key = _key(name, config_json, version, seed)
-    meta = {"format": _FORMAT, "name": name, "key": key, "config": config_json, "version": version, "seed": seed}
+    source = source_hash(build, train)
+    key = _key(name, config_json, version, seed, source)
+    meta = {"format": _FORMAT, "name": name, "key": key, "config": config_json, "version": version, "seed": seed,
+            "source": source}
 
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}-{key}.pt"
-    with FileLock(str(path) + ".lock", timeout=_LOCK_TIMEOUT_S):
-        model = _try_load(path, build, seed, meta)
-        if model is None:
+    with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+        loaded = _try_load(path, build, seed, meta)
+        if loaded is not None:
+            model, history_json = loaded
+        else:
             with _isolated_rng(seed):  # initial weights and training draw from one seeded stream
                 model = _build(build).train()
-                train(model)
+                history_json = _canonical_history(train(model))
             model.zero_grad(set_to_none=True)
             state = {k: v.detach().to("cpu").clone().contiguous() for k, v in model.state_dict().items()}
             buf = io.BytesIO()  # saved to memory: the bytes do not depend on a file name
             torch.save({**meta, "genlib_version": genlib.__version__, "torch_version": str(torch.__version__),
-                        "state_dict": state}, buf)
+                        "history": history_json, "state_dict": state}, buf)
             data = buf.getvalue()
             write_atomically(path, data)
             write_atomically(path.with_name(path.name + ".sha256"),
                               f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode())
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    model.history = None if history_json is None else json.loads(history_json)
+    return model
 
 
 def clear(name: str | None = None) -> int:
     """Delete cached models (all entries of ``name``, or every genlib entry) from :func:`cache_dir`.
 
-    Only files that follow the cache's naming scheme are removed (weights, checksums, locks,
-    leftover temporary files); nothing outside the cache folder is touched. Do not call it
-    while another process is training an entry.
+    Only files that follow the cache's naming scheme are removed (weights, checksums, leftover
+    temporary files); nothing outside the cache folder is touched. Each entry is deleted while
+    holding its lock, and an entry whose lock another process holds (it is being trained or
+    loaded) is skipped. Lock files themselves are never deleted: removing a lock file that
+    another process holds or waits on would let a third process take a second, independent
+    lock on a new file of the same name. They are empty.
 
     Returns:
         The number of files removed.
     """
+    from filelock import FileLock, Timeout
+
     if name is not None:
         _check_name(name)
     folder = cache_dir()
     if not folder.is_dir():
         return 0
     stem = re.escape(name) if name is not None else _NAME.pattern
-    pattern = re.compile(rf"\.?{stem}-[0-9a-f]{{{_KEY_CHARS}}}\.pt(\.sha256|\.lock|\.[^/]*\.tmp)?")
-    removed = 0
+    pattern = re.compile(rf"\.?(?P<entry>{stem}-[0-9a-f]{{{_KEY_CHARS}}}\.pt)(\.sha256|\.[^/]*\.tmp)?")
+    entries: dict[str, list[Path]] = {}
     for path in folder.iterdir():
-        if path.is_file() and pattern.fullmatch(path.name):
-            path.unlink(missing_ok=True)
-            removed += 1
+        match = pattern.fullmatch(path.name)
+        if path.is_file() and match:
+            entries.setdefault(match["entry"], []).append(path)
+    removed = 0
+    for entry, paths in sorted(entries.items()):
+        try:
+            with FileLock(str(folder / entry) + ".lock", timeout=0):
+                for path in paths:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        except Timeout:
+            warnings.warn(f"genlib.zoo.clear: {entry} is in use by another process; left in place",
+                          CacheWarning, stacklevel=2)
     return removed
 
 
@@ -259,9 +366,7 @@ _MNIST_MLP = {"data": "mnist_train_4000", "binarize": False, "hidden_dims": [400
 
 
 def _check_latent(latent_dim) -> int:
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
-        raise ValueError(f"expected a positive int latent_dim, got {latent_dim!r}")
-    return latent_dim
+    return int(_checks.positive_int(latent_dim, "latent_dim"))
 
 
 def mnist_vae(latent_dim: int = 20, *, device: torch.device | str | None = None):
@@ -276,7 +381,11 @@ def mnist_vae(latent_dim: int = 20, *, device: torch.device | str | None = None)
         device: where the model goes (default CPU).
 
     Returns:
-        A :class:`genlib.models.VAE` in eval mode.
+        A :class:`genlib.models.VAE` in eval mode; ``.history`` is the dict
+        :func:`~genlib.train.train_vae` returned (per-epoch ``loss``, ``recon``, ``kl``, ``beta``).
+
+    Raises:
+        TypeError: if ``latent_dim`` is not an int.  ValueError: if it is not positive.
     """
     from genlib.data import mnist
     from genlib.models import VAE
@@ -288,13 +397,12 @@ def mnist_vae(latent_dim: int = 20, *, device: torch.device | str | None = None)
         return VAE((1, 28, 28), hidden_dims=tuple(cfg["hidden_dims"]), latent_dim=cfg["latent_dim"],
                    likelihood=cfg["likelihood"])
 
-    def train(model: nn.Module) -> None:
+    def train(model: nn.Module) -> dict:
         x, _ = mnist("train", binarize=cfg["binarize"])
-        train_vae(model, x, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                  generator=torch.Generator().manual_seed(cfg["seed"]))
+        return train_vae(model, x, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+                         generator=torch.Generator().manual_seed(cfg["seed"]))
 
-    return get_or_train("mnist_vae", build=build, train=train, config=cfg, version=VERSIONS["mnist_vae"],
-                        seed=cfg["seed"], device=device)
+    return get_or_train("mnist_vae", build=build, train=train, config=cfg, seed=cfg["seed"], device=device)
 
 
 def mnist_autoencoder(latent_dim: int = 20, *, device: torch.device | str | None = None):
@@ -305,7 +413,8 @@ def mnist_autoencoder(latent_dim: int = 20, *, device: torch.device | str | None
     seed 0) on the same 4,000 training images. Cached by :func:`get_or_train`.
 
     Returns:
-        A :class:`genlib.models.Autoencoder` in eval mode.
+        A :class:`genlib.models.Autoencoder` in eval mode; ``.history`` holds the per-epoch
+        ``loss`` of :func:`~genlib.train.train_autoencoder`.
     """
     from genlib.data import mnist
     from genlib.models import Autoencoder
@@ -316,10 +425,10 @@ def mnist_autoencoder(latent_dim: int = 20, *, device: torch.device | str | None
     def build() -> nn.Module:
         return Autoencoder((1, 28, 28), hidden_dims=tuple(cfg["hidden_dims"]), latent_dim=cfg["latent_dim"])
 
-    def train(model: nn.Module) -> None:
+    def train(model: nn.Module) -> dict:
         x, _ = mnist("train", binarize=cfg["binarize"])
-        train_autoencoder(model, x, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                          generator=torch.Generator().manual_seed(cfg["seed"]))
+        return train_autoencoder(model, x, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+                                 generator=torch.Generator().manual_seed(cfg["seed"]))
 
-    return get_or_train("mnist_autoencoder", build=build, train=train, config=cfg,
-                        version=VERSIONS["mnist_autoencoder"], seed=cfg["seed"], device=device)
+    return get_or_train("mnist_autoencoder", build=build, train=train, config=cfg, seed=cfg["seed"],
+                        device=device)

@@ -51,7 +51,8 @@ class Counter:
 
 
 def _get(counter, *, config=CONFIG, version="1", seed=0, **kw) -> nn.Module:
-    return zoo.get_or_train("tiny", build=_build, train=counter, config=config, version=version, seed=seed, **kw)
+    zoo.VERSIONS["tiny"] = version  # restored by the autouse fixture
+    return zoo.get_or_train("tiny", build=_build, train=counter, config=config, seed=seed, **kw)
 
 
 def _same_weights(a: nn.Module, b: nn.Module) -> bool:
@@ -62,6 +63,13 @@ def _same_weights(a: nn.Module, b: nn.Module) -> bool:
 def _weights_file(cache: Path) -> Path:
     (path,) = cache.glob("tiny-*.pt")
     return path
+
+
+@pytest.fixture(autouse=True)
+def test_entries(monkeypatch):
+    """The test entries are registered in VERSIONS for the test only."""
+    monkeypatch.setitem(zoo.VERSIONS, "tiny", "1")
+    monkeypatch.setitem(zoo.VERSIONS, "other", "1")
 
 
 @pytest.fixture
@@ -77,11 +85,24 @@ def test_cache_dir_from_env(cache):
     assert zoo.cache_dir() == cache
 
 
-def test_cache_dir_default(monkeypatch):
-    import platformdirs
+def test_cache_dir_expands_the_user(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GENLIB_CACHE", "~/models")
+    assert zoo.cache_dir() == tmp_path / "models"
 
-    monkeypatch.delenv("GENLIB_CACHE", raising=False)
-    assert zoo.cache_dir() == Path(platformdirs.user_cache_dir("genlib"))
+
+@pytest.mark.skipif(os.name != "posix" or __import__("sys").platform == "darwin", reason="XDG layout")
+@pytest.mark.parametrize("env", [None, ""])
+def test_cache_dir_default_is_the_user_cache_folder(monkeypatch, tmp_path, env):
+    """Without (or with an empty) GENLIB_CACHE: <XDG cache>/genlib, never the working folder."""
+    if env is None:
+        monkeypatch.delenv("GENLIB_CACHE", raising=False)
+    else:
+        monkeypatch.setenv("GENLIB_CACHE", env)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    assert zoo.cache_dir() == tmp_path / "xdg" / "genlib"
+    assert not (tmp_path / "xdg").exists()  # not created until something is written
 
 
 # -- get or train -----------------------------------------------------------------------------
@@ -237,44 +258,152 @@ def test_nothing_written_outside_the_cache(cache, tmp_path, monkeypatch):
 
 
 def test_device_argument(cache):
-    model = _get(Counter(), device="cpu")
-    assert next(model.parameters()).device.type == "cpu"
+    counter = Counter()
+    default = _get(counter)
+    assert next(default.parameters()).device.type == "cpu"  # the documented default
+    model = _get(counter, device="meta")  # a device other than the default (no GPU needed)
+    assert counter.calls == 1 and {p.device.type for p in model.parameters()} == {"meta"}
+    assert not model.training
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"name": "bad-name"}, ValueError, "name"),
     ({"name": "../escape"}, ValueError, "name"),
+    ({"name": "not_registered"}, ValueError, "VERSIONS"),
     ({"config": {"f": object()}}, ValueError, "JSON"),
     ({"config": [1, 2]}, TypeError, "dict"),
-    ({"version": 1}, TypeError, "version"),
     ({"seed": -1}, ValueError, "seed"),
+    ({"seed": 1.0}, TypeError, "seed"),
+    ({"seed": True}, TypeError, "seed"),
+    ({"train": lambda m: [1.0]}, TypeError, "history"),
+    ({"train": lambda m: {"loss": [float("nan")]}}, ValueError, "history"),
 ])
 def test_bad_arguments(cache, kwargs, error, match):
-    args = {"name": "tiny", "build": _build, "train": Counter(), "config": CONFIG, "version": "1", **kwargs}
+    args = {"name": "tiny", "build": _build, "train": Counter(), "config": CONFIG, **kwargs}
     name = args.pop("name")
     with pytest.raises(error, match=match):
         zoo.get_or_train(name, **args)
 
 
+def test_unregistered_name_is_refused_before_anything_is_written(cache):
+    with pytest.raises(ValueError, match="VERSIONS"):
+        zoo.get_or_train("mnist_gan", build=_build, train=Counter(), config=CONFIG)
+    assert not cache.exists()
+
+
 def test_build_must_return_a_module(cache):
     with pytest.raises(TypeError, match="nn.Module"):
-        zoo.get_or_train("tiny", build=lambda: 3, train=Counter(), config=CONFIG, version="1")
+        zoo.get_or_train("tiny", build=lambda: 3, train=Counter(), config=CONFIG)
+
+
+def test_numpy_seed_is_accepted(cache):
+    a, b = _get(Counter(), seed=np.int64(3)), _get(Counter(), seed=3)
+    assert _same_weights(a, b)
+
+
+# -- the history and the source hash ---------------------------------------------------------
+
+def _train_with_history(model: nn.Module) -> dict:
+    _train(model)
+    return {"loss": [3.0, 2.0, 1.5], "beta": [1.0, 1.0, 1.0]}
+
+
+def test_history_is_stored_with_the_weights(cache):
+    calls = []
+
+    def train(model):
+        calls.append(1)
+        return _train_with_history(model)
+
+    first = zoo.get_or_train("tiny", build=_build, train=train, config=CONFIG)
+    again = zoo.get_or_train("tiny", build=_build, train=train, config=CONFIG)
+    assert len(calls) == 1  # the second call loaded the file
+    assert first.history == again.history == {"loss": [3.0, 2.0, 1.5], "beta": [1.0, 1.0, 1.0]}
+    assert json_history(_weights_file(cache)) == first.history
+
+
+def json_history(path: Path):
+    import json
+
+    return json.loads(torch.load(path, weights_only=True)["history"])
+
+
+def test_no_history_is_none(cache):
+    assert _get(Counter()).history is None
+    assert _get(Counter()).history is None  # loaded
+
+
+def _train_edited(model: nn.Module) -> None:
+    x = torch.randn(32, 4)  # the same loop as _train with a different step count: "edited code"
+    y = x.sum(1, keepdim=True)
+    opt = torch.optim.SGD(model.parameters(), lr=CONFIG["lr"])
+    for _ in range(CONFIG["steps"] + 1):
+        loss = (model(x) - y).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_edited_training_code_never_loads_stale_weights(cache):
+    """Same name, config, version and seed; only the train function's source differs."""
+    old = zoo.get_or_train("tiny", build=_build, train=_train, config=CONFIG)
+    new = zoo.get_or_train("tiny", build=_build, train=_train_edited, config=CONFIG)
+    assert not _same_weights(old, new)
+    assert len(list(cache.glob("tiny-*.pt"))) == 2
+    assert zoo.source_hash(_build, _train) != zoo.source_hash(_build, _train_edited)
+
+
+def test_edited_genlib_module_changes_the_source_hash(tmp_path, monkeypatch):
+    """An edit to genlib's training code (a copy of the package here) changes every key."""
+    import shutil
+
+    import genlib
+
+    root = Path(genlib.__file__).resolve().parent
+    copy = tmp_path / "genlib"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pt"))
+    monkeypatch.setattr(genlib, "__file__", str(copy / "__init__.py"))
+    digests = []
+    for edit in (None, "train.py", "models/vae.py", "plot.py"):
+        if edit is not None:
+            (copy / edit).write_text((copy / edit).read_text() + "\n# an edit\n")
+        zoo._genlib_source_digest.cache_clear()
+        digests.append(zoo.source_hash(_build, _train))
+    zoo._genlib_source_digest.cache_clear()
+    assert digests[0] != digests[1] != digests[2]  # train.py and models/ are hashed
+    assert digests[3] == digests[2]  # plot.py cannot change a trained model
 
 
 # -- clear ------------------------------------------------------------------------------------
 
 def test_clear(cache):
     _get(Counter())
-    zoo.get_or_train("other", build=_build, train=_train, config=CONFIG, version="1")
+    zoo.get_or_train("other", build=_build, train=_train, config=CONFIG)
     keep = cache / "notes.txt"
     keep.write_text("not ours")
-    assert zoo.clear("tiny") == 3  # .pt, .sha256, .lock
-    assert not list(cache.glob("tiny-*"))
+    assert zoo.clear("tiny") == 2  # .pt and .sha256; the lock file stays
+    assert [p.name.split(".", 1)[1] for p in cache.glob("tiny-*")] == ["pt.lock"]
     assert len(list(cache.glob("other-*"))) == 3
-    assert zoo.clear() == 3
-    assert sorted(p.name for p in cache.iterdir()) == ["notes.txt"]
+    assert zoo.clear() == 2
+    assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["notes.txt", "other", "tiny"]
+    counter = Counter()
+    _get(counter)  # cleared: trained again
+    assert counter.calls == 1
     with pytest.raises(ValueError, match="name"):
         zoo.clear("../x")
+
+
+def test_clear_leaves_an_entry_whose_lock_is_held(cache):
+    from filelock import FileLock
+
+    _get(Counter())
+    path = _weights_file(cache)
+    holder = FileLock(str(path) + ".lock")  # as another process training or loading it would
+    with holder:
+        with pytest.warns(zoo.CacheWarning, match="in use"):
+            assert zoo.clear("tiny") == 0
+        assert path.exists() and Path(str(path) + ".lock").exists()
+    assert zoo.clear("tiny") == 2 and not path.exists()
 
 
 def test_clear_without_cache_folder(cache):
@@ -283,19 +412,22 @@ def test_clear_without_cache_folder(cache):
 
 # -- two processes at once ---------------------------------------------------------------------
 
+_SLOW_CALLS: list[int] = []
+
+
+def _slow_train(model: nn.Module) -> None:
+    _SLOW_CALLS.append(1)
+    time.sleep(1.0)  # long enough for the other process to arrive and wait on the lock
+    _train(model)
+
+
 def _worker(cache: str, barrier, queue) -> None:
     os.environ["GENLIB_CACHE"] = cache
     torch.set_num_threads(1)
-    calls = []
-
-    def slow_train(model):
-        calls.append(1)
-        time.sleep(1.0)  # long enough for the other process to arrive and wait on the lock
-        _train(model)
-
+    zoo.VERSIONS["tiny"] = "1"  # a fresh process: register the test entry
     barrier.wait(timeout=120)
-    model = zoo.get_or_train("tiny", build=_build, train=slow_train, config=CONFIG, version="1")
-    queue.put((len(calls), {k: v.tolist() for k, v in model.state_dict().items()}))
+    model = zoo.get_or_train("tiny", build=_build, train=_slow_train, config=CONFIG)
+    queue.put((len(_SLOW_CALLS), {k: v.tolist() for k, v in model.state_dict().items()}))
 
 
 def test_two_processes_at_once(cache):
@@ -313,9 +445,9 @@ def test_two_processes_at_once(cache):
     path = _weights_file(cache)
     assert path.with_name(path.name + ".sha256").read_text().split()[0] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert not list(cache.glob(".*.tmp"))
-    counter = Counter()
-    _get(counter)
-    assert counter.calls == 0
+    before = len(_SLOW_CALLS)
+    zoo.get_or_train("tiny", build=_build, train=_slow_train, config=CONFIG)  # this process loads it
+    assert len(_SLOW_CALLS) == before
 
 
 # -- the named entries (their configs and architectures; training them is the notebooks' job) --
@@ -325,20 +457,23 @@ def test_two_processes_at_once(cache):
 def test_named_entries(monkeypatch, entry, cls, latent_dim):
     seen = {}
 
-    def fake(name, *, build, train, config, version, seed, device):
-        seen.update(name=name, config=config, version=version, seed=seed)
+    def fake(name, *, build, train, config, seed, device):
+        seen.update(name=name, config=config, seed=seed)
         return build()
 
     monkeypatch.setattr(zoo, "get_or_train", fake)
     model = getattr(zoo, entry)(latent_dim)
     assert type(model).__name__ == cls and model.latent_dim == latent_dim
-    assert seen["name"] == entry and seen["version"] == zoo.VERSIONS[entry]
+    assert seen["name"] == entry and entry in zoo.VERSIONS
     for k in ("latent_dim", "hidden_dims", "epochs", "batch_size", "lr", "seed"):
         assert k in seen["config"]
     assert seen["config"]["latent_dim"] == latent_dim and seen["seed"] == seen["config"]["seed"]
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.0, True])
-def test_named_entries_reject_bad_latent_dim(bad):
-    with pytest.raises(ValueError, match="latent_dim"):
-        zoo.mnist_vae(bad)
+@pytest.mark.parametrize("entry", ["mnist_vae", "mnist_autoencoder"])
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError),
+                                        ("20", TypeError)])
+def test_named_entries_reject_bad_latent_dim(entry, bad, error):
+    """The same error types as every other genlib check (_checks.positive_int)."""
+    with pytest.raises(error, match="latent_dim"):
+        getattr(zoo, entry)(bad)
