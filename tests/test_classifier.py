@@ -79,8 +79,49 @@ def test_features_vary_in_every_dimension(clf, test_split):
 
 def test_cached_frozen_and_in_eval_mode(clf):
     assert mnist_classifier() is clf and mnist_classifier("cpu") is clf
-    assert not clf.training
-    assert not any(p.requires_grad for p in clf.parameters())
+    assert mnist_classifier(torch.device("cpu")) is clf and mnist_classifier("cpu:0") is clf
+    assert clf.device == torch.device("cpu")
+    net = clf.module()
+    assert isinstance(net, features.DigitClassifier) and not net.training
+    assert not any(p.requires_grad for p in net.parameters())
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda"), torch.device("cuda", 0)])
+def test_cuda_spellings_share_one_key(device):
+    assert features._normalise_device(device) == features._normalise_device("cuda:0")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_spellings_share_one_copy():
+    assert mnist_classifier("cuda") is mnist_classifier("cuda:0") is mnist_classifier(torch.device("cuda"))
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda c: c.train(),
+    lambda c: c.requires_grad_(True),
+    lambda c: c.to("meta"),
+    lambda c: c.parameters(),
+    lambda c: setattr(c, "body", None),
+    lambda c: setattr(c, "_model", None),
+])
+def test_callers_cannot_change_the_shared_classifier(clf, test_split, mutate):
+    x = test_split[0][:16]
+    before = clf.probs(x)
+    with pytest.raises(AttributeError, match="classifier"):
+        mutate(clf)
+    assert torch.equal(mnist_classifier().probs(x), before)
+
+
+def test_editing_a_copy_leaves_the_shared_classifier_alone(clf, test_split):
+    x = test_split[0][:16]
+    before = clf.features(x)
+    net = clf.module()
+    net.train().requires_grad_(True)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+    assert torch.equal(mnist_classifier().features(x), before)
+    assert net(x).requires_grad  # the copy is a plain differentiable module
 
 
 def test_train_mode_is_restored(test_split):

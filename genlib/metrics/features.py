@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from torch import nn
 
 from genlib import _checks
 
-__all__ = ["DigitClassifier", "mnist_classifier", "CLASSIFIER_VERSION", "WEIGHTS_SHA256", "FEATURE_DIM"]
+__all__ = ["DigitClassifier", "FrozenClassifier", "mnist_classifier", "CLASSIFIER_VERSION", "WEIGHTS_SHA256",
+           "FEATURE_DIM"]
 
 #: Version of the classifier; bumped with any change to its architecture, training or weights.
 CLASSIFIER_VERSION = 1
@@ -41,7 +43,7 @@ WEIGHTS_SHA256 = "44bf63546c48aa5061ee67186373d35d27ef05c33c61b5c2a4ad47c5a19859
 FEATURE_DIM = 128
 
 _WEIGHTS_PATH = Path(__file__).with_name(f"mnist_classifier_v{CLASSIFIER_VERSION}.pt")
-_CACHE: dict[str, "DigitClassifier"] = {}  # one loaded classifier per device, filled on first use
+_CACHE: dict[torch.device, "FrozenClassifier"] = {}  # one loaded classifier per device, filled on first use
 
 
 class DigitClassifier(nn.Module):
@@ -153,26 +155,89 @@ def _load(path: Path, expected_sha256: str) -> DigitClassifier:
     return model.eval()
 
 
-def mnist_classifier(device: torch.device | str | None = None) -> DigitClassifier:
-    """The committed digit classifier (version :data:`CLASSIFIER_VERSION`), in eval mode.
+class FrozenClassifier:
+    """A read-only view of the committed classifier: evaluation methods only.
+
+    :func:`mnist_classifier` returns this instead of the module, so that no caller can change
+    what later callers get: there is no ``.train()``, ``.to()``, ``.requires_grad_()`` or
+    ``.parameters()`` to call, and no attribute can be set. Every method evaluates in eval
+    mode under ``torch.no_grad()`` (see :class:`DigitClassifier`).
+
+    For a differentiable network (an adversarial or guidance experiment, say), take
+    :meth:`module`: a fresh copy that the caller owns.
+    """
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model: DigitClassifier):
+        object.__setattr__(self, "_model", model)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"the shared digit classifier is read-only (cannot set {name!r}); "
+                             "use .module() for a copy of your own")
+
+    def __getattr__(self, name):  # only reached for names the class does not define
+        raise AttributeError(f"the shared digit classifier has no {name!r}: it offers features, probs, "
+                             "logits, device and module() (a DigitClassifier copy of your own)")
+
+    def __repr__(self) -> str:
+        return f"FrozenClassifier(version={CLASSIFIER_VERSION}, device={self.device})"
+
+    @property
+    def device(self) -> torch.device:
+        """The device the network runs on."""
+        return next(self._model.parameters()).device
+
+    def logits(self, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+        """Class logits (N, 10); see :meth:`DigitClassifier.logits`."""
+        return self._model.logits(x, batch_size=batch_size)
+
+    def features(self, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+        """The 128-D features of the domain metrics (N, 128); see :meth:`DigitClassifier.features`."""
+        return self._model.features(x, batch_size=batch_size)
+
+    def probs(self, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+        """Class probabilities (N, 10); see :meth:`DigitClassifier.probs`."""
+        return self._model.probs(x, batch_size=batch_size)
+
+    def module(self) -> DigitClassifier:
+        """A fresh copy of the network (eval mode, gradients off) that the caller may change."""
+        return copy.deepcopy(self._model)
+
+
+def _normalise_device(device) -> torch.device:
+    """One key per physical device: ``"cuda"``, ``"cuda:0"`` and ``torch.device("cuda")`` agree."""
+    device = torch.device("cpu" if device is None else device)
+    if device.type == "cpu":
+        return torch.device("cpu")
+    if device.index is None:
+        index = torch.cuda.current_device() if device.type == "cuda" and torch.cuda.is_available() else 0
+        return torch.device(device.type, index)
+    return device
+
+
+def mnist_classifier(device: torch.device | str | None = None) -> FrozenClassifier:
+    """The committed digit classifier (version :data:`CLASSIFIER_VERSION`), read-only.
 
     Loaded once per device and process, after checking the weights' SHA-256; later calls
-    return the same module. Its parameters do not require gradients.
+    return the same view of the same network (``"cuda"``, ``"cuda:0"`` and
+    ``torch.device("cuda")`` are one device). The view cannot be switched to training mode,
+    moved or edited, so no chapter can change what later calls see; :meth:`FrozenClassifier.module`
+    gives a private copy of the network.
 
     Args:
         device: where the network lives (default: the CPU, like :func:`genlib.data.mnist`).
             Inputs on another device are moved batch by batch and results come back to them.
 
     Returns:
-        A :class:`DigitClassifier` with :meth:`~DigitClassifier.features` (N, 128),
-        :meth:`~DigitClassifier.probs` (N, 10) and :meth:`~DigitClassifier.logits` (N, 10).
+        A :class:`FrozenClassifier` with :meth:`~FrozenClassifier.features` (N, 128),
+        :meth:`~FrozenClassifier.probs` (N, 10) and :meth:`~FrozenClassifier.logits` (N, 10).
 
     Raises:
         RuntimeError: if the weights file is missing or its SHA-256 differs from
             :data:`WEIGHTS_SHA256`.
     """
-    device = torch.device("cpu" if device is None else device)
-    key = str(device)
+    key = _normalise_device(device)
     if key not in _CACHE:
-        _CACHE[key] = _load(_WEIGHTS_PATH, WEIGHTS_SHA256).to(device)
+        _CACHE[key] = FrozenClassifier(_load(_WEIGHTS_PATH, WEIGHTS_SHA256).to(key))
     return _CACHE[key]
