@@ -21,12 +21,12 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## all tests: genlib's unit tests, notebook hygiene, and every chapter re-executed by nbval
+## all tests: genlib's unit tests and docstring examples, notebook hygiene, and every chapter re-executed by nbval
 test: $(STAMP)
-	$(BIN)/python -m pytest tests book $(PYTEST_NB) --durations=10 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests genlib book --doctest-modules $(PYTEST_NB) --durations=10 $(PYTEST_ARGS)
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests genlib --doctest-modules
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest book $(PYTEST_NB)

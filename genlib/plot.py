@@ -1,15 +1,14 @@
 """Figures with the book's look: one palette, readable labels, modest sizes.
 
 Every function returns the :class:`matplotlib.figure.Figure` (and draws into ``ax`` when given),
-so a chapter can add to it before it is shown.
+so a chapter can add to it before it is shown. matplotlib is imported on first use, not when
+``genlib`` is imported.
 """
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -20,10 +19,22 @@ __all__ = ["COLORS", "style", "image_grid", "curves", "scatter_modes", "new_figu
 COLORS = {"data": "#3b6ea8", "model": "#e07b39", "model2": "#4a9a5b", "reference": "#333333",
           "bad": "#c0392b", "accent": "#8e6bb8"}
 
-_RC = {"figure.dpi": 80, "savefig.dpi": 80, "font.size": 10, "axes.titlesize": 11,
-       "axes.spines.top": False, "axes.spines.right": False, "axes.grid": False,
-       "legend.frameon": False, "figure.autolayout": False,
-       "axes.prop_cycle": matplotlib.cycler(color=[COLORS[k] for k in ("data", "model", "model2", "accent", "bad")])}
+_CYCLE = ("data", "model", "model2", "accent", "bad")  # the colour order of plain plot() calls
+
+
+def _rc() -> dict:
+    from matplotlib import cycler
+
+    return {"figure.dpi": 80, "savefig.dpi": 80, "font.size": 10, "axes.titlesize": 11,
+            "axes.spines.top": False, "axes.spines.right": False, "axes.grid": False,
+            "legend.frameon": False, "figure.autolayout": False,
+            "axes.prop_cycle": cycler(color=[COLORS[k] for k in _CYCLE])}
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def style() -> None:
@@ -32,7 +43,8 @@ def style() -> None:
     Inside IPython it also switches inline figures to ``retina`` PNGs: drawn at twice the
     resolution and displayed at the same size, so labels stay sharp on high-density screens.
     """
-    plt.rcParams.update(_RC)
+    plt = _plt()  # pyplot first: in IPython its import activates the inline backend and its rc
+    plt.rcParams.update(_rc())
     try:
         from IPython import get_ipython
         from matplotlib_inline.backend_inline import set_matplotlib_formats
@@ -44,7 +56,7 @@ def style() -> None:
 
 def new_figure(ncols: int = 1, *, width: float = 4.0, height: float = 3.2, nrows: int = 1):
     """``fig, axes`` with the book's proportions (``width``/``height`` per panel, inches)."""
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
+    fig, axes = _plt().subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
                              layout="constrained")
     return fig, (axes[0, 0] if nrows * ncols == 1 else axes.ravel())
 
@@ -54,11 +66,36 @@ def _np(t) -> np.ndarray:
 
 
 def image_grid(images, *, nrow: int = 10, title: str | None = None, ax=None, cmap: str = "gray",
-               pad: int = 1, row_labels: Sequence[str] | None = None, scale: float = 0.45):
+               pad: int = 1, row_labels: Sequence[str] | None = None, scale: float = 0.45,
+               value_range: tuple[float, float] = (0.0, 1.0)):
     """Tile images (N, 1, H, W), (N, H, W) or (N, H·W with square H=W) into one panel.
 
-    Values are shown on a fixed [0, 1] scale (clipped) so that panels compare honestly.
+    Values are shown on a fixed scale so that panels compare honestly: ``value_range`` maps
+    to black…white and values outside it are clipped. Images in [0, 1] (the default) need
+    nothing; tanh outputs in [-1, 1] need ``value_range=(-1, 1)`` (with the default they would
+    be clipped, and every negative pixel shown black).
+
+    Args:
+        images: a tensor or array of one-channel images.
+        nrow: images per row.
+        title: the panel's title.
+        ax: draw into this axes (else a new figure sized ``scale`` inches per image).
+        cmap: matplotlib colour map.
+        pad: pixels of white between images.
+        row_labels: a label left of each row.
+        value_range: ``(low, high)``, the values shown as black and white.
+
+    Returns:
+        The figure (with one axes holding one image).
+
+    Example:
+        >>> fig = image_grid(torch.rand(6, 1, 8, 8), nrow=3)
+        >>> len(fig.axes), len(fig.axes[0].images)
+        (1, 1)
     """
+    low, high = (float(v) for v in value_range)
+    if not high > low:
+        raise ValueError(f"expected value_range (low, high) with low < high, got {value_range!r}")
     arr = _np(images)
     if arr.ndim == 2:
         side = int(round(np.sqrt(arr.shape[1])))
@@ -74,15 +111,16 @@ def image_grid(images, *, nrow: int = 10, title: str | None = None, ax=None, cma
     n, h, w = arr.shape
     ncol = min(nrow, n)
     nrows = int(np.ceil(n / ncol))
-    canvas = np.ones((nrows * (h + pad) + pad, ncol * (w + pad) + pad))
+    canvas = np.full((nrows * (h + pad) + pad, ncol * (w + pad) + pad), high)  # white padding
     for i in range(n):
         r, c = divmod(i, ncol)
         canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = arr[i]
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(2.0, scale * ncol), max(1.2, scale * nrows)), layout="constrained")
+        fig, ax = _plt().subplots(figsize=(max(2.0, scale * ncol), max(1.2, scale * nrows)), layout="constrained")
     else:
         fig = ax.figure
-    ax.imshow(np.clip(canvas, 0, 1), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    shown = np.clip((canvas - low) / (high - low), 0, 1)  # value_range -> [0, 1]
+    ax.imshow(shown, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     if row_labels is not None:
         ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(len(row_labels))], labels=list(row_labels))

@@ -100,7 +100,7 @@ def train_vae(model: nn.Module, x_train: torch.Tensor, *, epochs: int, batch_siz
         >>> from genlib.data import digits
         >>> from genlib.models import VAE
         >>> x, _ = digits("test")
-        >>> hist = train_vae(VAE((1, 8, 8), hidden_dims=(16,), latent_dim=2), x, epochs=2,
+        >>> hist = train_vae(VAE((1, 8, 8), hidden_dims=(16,), latent_dim=2), x[:128], epochs=2,
         ...                  generator=torch.Generator().manual_seed(0))
         >>> sorted(hist), len(hist["loss"])
         (['beta', 'kl', 'loss', 'recon'], 2)

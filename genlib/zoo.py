@@ -28,11 +28,11 @@ the private helpers), so any edit there, even a comment, retrains on the next ca
 version string of :data:`VERSIONS` is bumped only for a change the source cannot show (new
 data files, a changed dependency's behaviour). Every entry must be listed there.
 
-Example:
-    >>> vae = mnist_vae(20)          # trains (~10-20 s on 2 CPU cores) or loads from the cache
-    >>> vae.sample(4).shape
+Example (not run by the doctests: the first call trains for ~10-20 s on 2 CPU cores):
+    >>> vae = mnist_vae(20)  # doctest: +SKIP
+    >>> vae.sample(4).shape  # doctest: +SKIP
     torch.Size([4, 1, 28, 28])
-    >>> len(vae.history["loss"])     # the training history is stored with the weights
+    >>> len(vae.history["loss"])  # doctest: +SKIP
     30
 """
 

@@ -102,5 +102,9 @@ def test_seed_everything_reproducible():
 
 
 def test_default_device_override(monkeypatch):
-    monkeypatch.setenv("GENLIB_DEVICE", "cpu")
-    assert genlib.default_device() == torch.device("cpu")
+    """GENLIB_DEVICE wins over the detection: "meta" is a device no machine detects."""
+    monkeypatch.setenv("GENLIB_DEVICE", "meta")
+    assert genlib.default_device() == torch.device("meta")
+    monkeypatch.setenv("GENLIB_DEVICE", "")  # empty: ignored
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert genlib.default_device() == torch.device(expected)
