@@ -20,6 +20,7 @@ import random
 import numpy as np
 import torch
 
+#: genlib's version (the package version of pyproject.toml); part of every zoo cache key.
 __version__ = "0.1.0"
 
 __all__ = ["seed_everything", "default_device", "glue", "__version__"]

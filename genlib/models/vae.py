@@ -26,6 +26,8 @@ __all__ = ["VAE", "VAEOutput"]
 
 
 class VAEOutput(NamedTuple):
+    """What :meth:`VAE.forward` returns: the decoder output, the posterior's parameters and z."""
+
     recon: torch.Tensor   # decoder output: logits (Bernoulli) or means (Gaussian), (B, *input_shape)
     mu: torch.Tensor      # (B, latent_dim)
     logvar: torch.Tensor  # (B, latent_dim)
