@@ -26,6 +26,32 @@ def tensor(x, name: str, *, ndim: int | tuple[int, ...] | None = None, floating:
     return x
 
 
+def as_float64(x, name: str, *, ndim: int | tuple[int, ...], device=None) -> torch.Tensor:
+    """Policy for **metrics**: accept a floating tensor or NumPy array and return it as finite
+    float64 (on ``device``, default its own). Up-casting loses nothing, and a metric's result is
+    a Python float, so the caller's dtype does not leak into anything it keeps."""
+    import numpy as np
+
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+    x = tensor(x, name, ndim=ndim)
+    finite(x, name)
+    return x.to(device=device if device is not None else x.device, dtype=torch.float64)
+
+
+def require_float64(t, name: str, *, ndim: int | tuple[int, ...], device: torch.device | None = None) -> torch.Tensor:
+    """Policy for **exact models** (:class:`genlib.models.LinearGaussian`): a finite float64
+    tensor on ``device`` or an error, never a cast: the model's results are tensors the caller
+    keeps computing with, and a silent float32 input would make "exact" comparisons fail far
+    from their cause."""
+    tensor(t, name, ndim=ndim)
+    if t.dtype != torch.float64:
+        raise TypeError(f"expected {name} to be float64 (the model computes in float64), got {t.dtype}")
+    if device is not None and t.device != device:
+        raise ValueError(f"expected {name} on the model's device {device}, got {t.device}")
+    return finite(t, name)
+
+
 def finite(x: torch.Tensor, name: str) -> torch.Tensor:
     if not torch.isfinite(x).all():
         raise ValueError(f"expected {name} to be finite, got NaN or inf")

@@ -16,7 +16,7 @@ from genlib._random import randint
 from genlib.data import batches
 from genlib.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
-__all__ = ["train_vae", "train_autoencoder", "train_gan", "evaluate_vae", "ema_update", "VAL_SEED"]
+__all__ = ["train_vae", "fit", "train_autoencoder", "train_gan", "evaluate_vae", "ema_update", "VAL_SEED"]
 
 
 def _bar(iterable, total: int, progress: bool, desc: str):
@@ -139,25 +139,58 @@ def train_vae(model: nn.Module, x_train: torch.Tensor, *, epochs: int, batch_siz
     return hist
 
 
+def fit(model: nn.Module, x_train: torch.Tensor, *, epochs: int, batch_size: int = 128, lr: float = 1e-3,
+        generator: torch.Generator | None = None, progress: bool = False) -> dict[str, list[float]]:
+    """Train any model whose ``loss(x)`` returns a dict with ``"loss"``, with Adam on minibatches.
+
+    The generic loop behind :func:`train_autoencoder` (and any model with the same contract):
+    one pass over ``x_train`` per epoch in an order drawn from ``generator``; ``model.loss`` is
+    given ``generator=`` too when it accepts it (for models that sample).
+
+    Args:
+        model: its ``loss(x)`` returns a dict of scalar tensors, ``"loss"`` (minimised) among them.
+        x_train: training data on the model's device.
+        epochs: passes over ``x_train``.
+        batch_size, lr: minibatch size and Adam's learning rate.
+        generator: drives the minibatch order (and the model's noise, see above).
+        progress: show a ``tqdm`` bar.
+
+    Returns:
+        history with the per-epoch mean of every entry of the loss dict (e.g. ``loss``, ``recon``).
+    """
+    import inspect
+
+    _checks.positive_int(epochs, "epochs")
+    _checks.tensor(x_train, "x_train", min_ndim=2)
+    takes_generator = "generator" in inspect.signature(model.loss).parameters
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    hist: dict[str, list[float]] = {}
+    model.train()
+    for _ in _bar(range(epochs), epochs, progress, type(model).__name__):
+        sums: dict[str, float] = {}
+        for (xb,) in batches(x_train, batch_size=batch_size, generator=generator):
+            parts = model.loss(xb, generator=generator) if takes_generator else model.loss(xb)
+            opt.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            opt.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v.item() * len(xb)
+        for k, v in sums.items():
+            hist.setdefault(k, []).append(v / len(x_train))
+    model.eval()
+    return hist
+
+
 def train_autoencoder(model: nn.Module, x_train: torch.Tensor, *, epochs: int, batch_size: int = 128,
                       lr: float = 1e-3, generator: torch.Generator | None = None,
                       progress: bool = False) -> dict[str, list[float]]:
-    """Train any model whose ``loss(x)`` returns a dict with ``"loss"``; history of mean losses."""
-    _checks.positive_int(epochs, "epochs")
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    hist: dict[str, list[float]] = {"loss": []}
-    model.train()
-    for _ in _bar(range(epochs), epochs, progress, "AE"):
-        total = 0.0
-        for (xb,) in batches(x_train, batch_size=batch_size, generator=generator):
-            loss = model.loss(xb)["loss"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(xb)
-        hist["loss"].append(total / len(x_train))
-    model.eval()
-    return hist
+    """Train an :class:`~genlib.models.Autoencoder` on its reconstruction loss: :func:`fit` under its old name.
+
+    Returns:
+        history with per-epoch ``loss`` and ``recon`` (the same number for the autoencoder).
+    """
+    return fit(model, x_train, epochs=epochs, batch_size=batch_size, lr=lr, generator=generator,
+               progress=progress)
 
 
 @torch.no_grad()

@@ -207,3 +207,26 @@ def test_ema_update_endpoints(decay):
 def test_ema_update_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# -- fit / train_autoencoder ------------------------------------------------------------------
+
+def test_train_autoencoder_is_fit():
+    x, _ = _digits()
+    torch.manual_seed(0)
+    a = models.Autoencoder((1, 8, 8), hidden_dims=(16,), latent_dim=3)
+    b = models.Autoencoder((1, 8, 8), hidden_dims=(16,), latent_dim=3)
+    b.load_state_dict(a.state_dict())
+    ha = train.train_autoencoder(a, x, epochs=2, batch_size=64, generator=_g())
+    hb = train.fit(b, x, epochs=2, batch_size=64, generator=_g())
+    assert ha == hb and sorted(ha) == ["loss", "recon"] and ha["loss"][-1] < ha["loss"][0]
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_fit_passes_the_generator_to_models_that_sample():
+    x, _ = _digits()
+    model = _vae()
+    hist = train.fit(model, x, epochs=1, batch_size=64, generator=_g())
+    assert {"loss", "recon", "kl", "elbo"} <= set(hist)
+    again = _vae()
+    assert train.fit(again, x, epochs=1, batch_size=64, generator=_g()) == hist  # reproducible

@@ -6,7 +6,6 @@ Python floats. Rows are samples, columns are features.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from genlib import _checks
@@ -18,13 +17,7 @@ __all__ = ["frechet_distance", "fid", "kid", "inception_score", "precision_recal
 _BLOCK_ELEMENTS = 2 ** 23
 
 
-def _float64(x, name: str, *, ndim: int, device=None) -> torch.Tensor:
-    """Accept a floating tensor or NumPy array of rank ``ndim``; return it as finite float64."""
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    x = _checks.tensor(x, name, ndim=ndim)
-    _checks.finite(x, name)
-    return x.to(device=device if device is not None else x.device, dtype=torch.float64)
+_float64 = _checks.as_float64  # metrics convert (see that function for the policy)
 
 
 def _features(a, b, name_a: str, name_b: str, *, min_rows: int = 2):
