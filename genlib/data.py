@@ -183,9 +183,21 @@ class Mixture1D:
         return torch.logsumexp(comp + self.weights.log(), dim=-1)
 
     def pdf(self, x) -> torch.Tensor:
+        r"""Density :math:`p(x) = \sum_k w_k\,\mathcal N(x; m_k, s_k^2)` at ``x`` (any shape), float64.
+
+        Example:
+            >>> round(mixture_1d("gaussian").pdf(1.0).item(), 4)   # 1/sqrt(2π)
+            0.3989
+        """
         return self.log_prob(x).exp()
 
     def cdf(self, x) -> torch.Tensor:
+        r"""Distribution function :math:`F(x) = \sum_k w_k\,\Phi((x - m_k)/s_k)` at ``x`` (any shape), float64.
+
+        Example:
+            >>> mixture_1d("bimodal").cdf(0.0).item()   # symmetric about 0
+            0.5
+        """
         x = torch.as_tensor(x, dtype=torch.float64).unsqueeze(-1)
         return (torch.distributions.Normal(self.means, self.stds).cdf(x) * self.weights).sum(-1)
 

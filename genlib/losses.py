@@ -156,6 +156,17 @@ def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor, *, reduction: str = "me
         logits: (B, ...) decoder outputs before the sigmoid.
         x: targets of the same shape, in [0, 1].
         reduction: over the batch.
+
+    Returns:
+        A scalar, or (B,) for ``reduction="none"`` (nats).
+
+    Raises:
+        ValueError: for different shapes or targets outside [0, 1].  TypeError: for
+            non-floating tensors.
+
+    Example:
+        >>> round(bernoulli_nll(torch.zeros(1, 4), torch.ones(1, 4)).item(), 4)   # 4 log 2
+        2.7726
     """
     _checks.tensor(logits, "logits", min_ndim=1)
     _checks.tensor(x, "x", min_ndim=1)
@@ -181,6 +192,14 @@ def gaussian_nll(mean: torch.Tensor, x: torch.Tensor, *, logvar: float | torch.T
         x: targets, same shape.
         logvar: log σ², a float or a tensor broadcastable to ``x``.
         reduction: over the batch.
+
+    Returns:
+        A scalar, or (B,) for ``reduction="none"`` (nats); ``-`` :func:`diag_gaussian_log_prob`
+        summed over every non-batch dimension.
+
+    Example:
+        >>> round(gaussian_nll(torch.zeros(1, 1), torch.zeros(1, 1)).item(), 4)   # log(2π)/2
+        0.9189
     """
     _checks.tensor(mean, "mean", min_ndim=1)
     _checks.tensor(x, "x", min_ndim=1)
@@ -211,6 +230,16 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, 
         real_logits: (B,) or (B, 1) outputs on real data.
         fake_logits: (B',) or (B', 1) outputs on generated data.
         kind: one of :data:`GAN_LOSSES`.
+
+    Returns:
+        A scalar tensor.
+
+    Raises:
+        ValueError: for an unknown ``kind`` or empty inputs.
+
+    Example:
+        >>> round(discriminator_loss(torch.zeros(4), torch.zeros(4), kind="minimax").item(), 4)  # 2 log 2
+        1.3863
     """
     _checks.choice(kind, "kind", GAN_LOSSES)
     r, f = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
@@ -231,6 +260,17 @@ def generator_loss(fake_logits: torch.Tensor, *, kind: str) -> torch.Tensor:
     - ``"nonsaturating"``: :math:`-\mathbb E_z[\log D(G(z))]`.
     - ``"lsgan"``: :math:`\tfrac12\mathbb E_z[(\ell(G(z)) - 1)^2]`.
     - ``"hinge"``, ``"wasserstein"``: :math:`-\mathbb E_z[\ell(G(z))]`.
+
+    Args:
+        fake_logits: (B,) or (B, 1) discriminator outputs on generated data.
+        kind: one of :data:`GAN_LOSSES`.
+
+    Returns:
+        A scalar tensor.
+
+    Example:
+        >>> round(generator_loss(torch.zeros(4), kind="nonsaturating").item(), 4)   # log 2
+        0.6931
     """
     _checks.choice(kind, "kind", GAN_LOSSES)
     f = _logits(fake_logits, "fake_logits")
@@ -260,6 +300,22 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
 
     The gradient is taken w.r.t. the critic's *input*; the result is differentiable w.r.t. the
     critic's parameters (``create_graph=True``). Multiply by λ (10 in the paper) yourself.
+
+    Args:
+        critic: maps (B, ...) to (B,) or (B, 1) outputs.
+        real, fake: batches of the same shape (B, ...).
+        target: the gradient norm aimed at (1 for WGAN-GP).
+        generator: draws ε.
+
+    Returns:
+        A scalar tensor.
+
+    Example:
+        >>> critic = torch.nn.Linear(2, 1, bias=False)
+        >>> with torch.no_grad():
+        ...     _ = critic.weight.copy_(torch.tensor([[0.6, 0.8]]))   # unit norm: no penalty
+        >>> gradient_penalty(critic, torch.randn(5, 2), torch.randn(5, 2)).item() < 1e-12
+        True
     """
     if not callable(critic):
         raise TypeError(f"expected a callable critic, got {type(critic).__name__}")
@@ -279,6 +335,13 @@ def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tenso
     .. math:: \mathbb E_{x\sim p_\text{data}}\big[\|\nabla_x D(x)\|_2^2\big]
 
     Multiply by γ/2 yourself.
+
+    Args:
+        critic: maps (B, ...) to (B,) or (B, 1) outputs.
+        real: a batch of real data (B, ...).
+
+    Returns:
+        A scalar tensor, differentiable w.r.t. the critic's parameters.
     """
     if not callable(critic):
         raise TypeError(f"expected a callable critic, got {type(critic).__name__}")

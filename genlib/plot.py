@@ -55,7 +55,20 @@ def style() -> None:
 
 
 def new_figure(ncols: int = 1, *, width: float = 4.0, height: float = 3.2, nrows: int = 1):
-    """``fig, axes`` with the book's proportions (``width``/``height`` per panel, inches)."""
+    """``fig, axes`` with the book's proportions (``width``/``height`` per panel, inches).
+
+    Args:
+        ncols, nrows: the grid of panels (keep ``ncols`` ≤ 3 so figures stay readable on a phone).
+        width, height: inches per panel (at 80 dpi, 10 inches of total width is 800 px).
+
+    Returns:
+        ``(fig, ax)`` for one panel, else ``(fig, axes)`` with the axes flattened row by row.
+
+    Example:
+        >>> fig, axes = new_figure(2, nrows=2)
+        >>> len(axes), fig.get_size_inches().tolist()
+        (4, [8.0, 6.4])
+    """
     fig, axes = _plt().subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
                              layout="constrained")
     return fig, (axes[0, 0] if nrows * ncols == 1 else axes.ravel())
@@ -137,7 +150,22 @@ def image_grid(images, *, nrow: int = 10, title: str | None = None, ax=None, cma
 def curves(history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = None, *, title: str | None = None,
            xlabel: str = "epoch", ylabel: str | None = None, ax=None, labels: Mapping[str, str] | None = None,
            logy: bool = False):
-    """Line plot of ``history[key]`` for each key (x = 1, 2, ...)."""
+    """Line plot of ``history[key]`` for each key (x = 1, 2, ...), e.g. a training history.
+
+    Args:
+        history: a mapping of names to sequences (lists, arrays or 1-D tensors).
+        keys: which entries to draw (default: all); a legend is added for more than one.
+        title, xlabel, ylabel: labels.
+        ax: draw into this axes (else a new figure).
+        labels: legend labels by key (default: the key).
+        logy: a logarithmic y axis.
+
+    Returns:
+        The figure.
+
+    Raises:
+        KeyError: for a key that ``history`` does not have.
+    """
     keys = list(history) if keys is None else list(keys)
     if ax is None:
         fig, ax = new_figure()
@@ -162,7 +190,20 @@ def curves(history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = 
 
 def scatter_modes(samples, centers=None, *, title: str | None = None, ax=None, data=None, lim: float | None = None,
                   s: float = 3.0):
-    """2-D samples (orange) over optional real data (blue) and mode centres (black crosses)."""
+    """2-D samples (orange) over optional real data (blue) and mode centres (black crosses).
+
+    Args:
+        samples: (N, 2) model samples.
+        centers: (K, 2) mode centres; they also set the axis limits (1.35 × the farthest).
+        title: the panel's title.
+        ax: draw into this axes (else a new square figure).
+        data: (M, 2) real samples drawn underneath.
+        lim: symmetric axis limit (overrides the one from ``centers``).
+        s: marker size.
+
+    Returns:
+        The figure.
+    """
     if ax is None:
         fig, ax = new_figure(width=3.4, height=3.4)
     else:

@@ -16,6 +16,10 @@ How an entry is stored (see :func:`get_or_train`):
 - ``<cache>/<name>-<key>.pt.lock``: the lock that serialises processes asking at once (an
   empty file; :func:`clear` leaves it in place).
 
+Entries made by older code are not deleted when the key changes; :func:`clear` removes them.
+Training runs with torch's default number of CPU threads, so two machines with different core
+counts can store weights that differ in the last bits (every chapter's claims tolerate that).
+
 Both files are written atomically (a temporary file in the cache folder, then ``os.replace``).
 On load the checksum is verified and the file is read with ``torch.load(weights_only=True)``;
 a file that is corrupted, truncated, or not a plain weights file triggers a warning and is
