@@ -41,6 +41,15 @@ def test_x_val_does_not_change_the_trained_weights():
     assert hist["val_loss"][-1] == pytest.approx(ev["loss"], rel=1e-6)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_x_val_does_not_change_the_weights_on_cuda():
+    x, xv = (t.to("cuda") for t in _digits())
+    a, b = _vae().to("cuda"), _vae().to("cuda")
+    train.train_vae(a, x, epochs=1, batch_size=64, generator=_g(3))  # a CPU generator drives CUDA draws
+    train.train_vae(b, x, epochs=1, batch_size=64, x_val=xv, generator=_g(3))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
 def test_val_loss_is_the_beta_one_negative_elbo_whatever_the_training_beta():
     x, xv = _digits()
     hist = train.train_vae(_vae(), x, epochs=2, batch_size=64, beta=4.0, free_bits=0.5, x_val=xv,
