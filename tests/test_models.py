@@ -72,12 +72,10 @@ def test_vae_log_weights_k_is_keyword_only():
     assert params["generator"].kind is inspect.Parameter.KEYWORD_ONLY
     vae = models.VAE(16, hidden_dims=(8,), latent_dim=3)
     x = torch.rand(2, 16, generator=_g()).round()
-    # the positional form that older notebooks use still gives the same numbers (to be removed)
-    assert torch.equal(vae.log_weights(x, 3, generator=_g(1)), vae.log_weights(x, k=3, generator=_g(1)))
+    with pytest.raises(TypeError, match="positional"):
+        vae.log_weights(x, 3)
     with pytest.raises(TypeError, match="k"):
         vae.log_weights(x)
-    with pytest.raises(TypeError, match="log_weights"):
-        vae.log_weights(x, 3, k=3)
 
 
 def test_gaussian_vae_learned_variance():

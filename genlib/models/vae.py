@@ -154,8 +154,7 @@ class VAE(nn.Module):
         return -(self.nll(out.recon, x) + gaussian_kl(out.mu, out.logvar, reduction="none"))
 
     @torch.no_grad()
-    def log_weights(self, x: torch.Tensor, *legacy_k: int, k: int | None = None,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+    def log_weights(self, x: torch.Tensor, *, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
         r"""Importance log-weights :math:`\log p(x, z_s) - \log q(z_s\mid x)` for :math:`z_s\sim q`, shape (k, B).
 
         :math:`\log p(x, z) = \log\mathcal N(z; 0, I) + \log p_\theta(x\mid z)`; both Gaussians
@@ -165,17 +164,9 @@ class VAE(nn.Module):
 
         Args:
             x: a batch (B, *input_shape).
-            k: samples per example (keyword-only, like
-                :meth:`genlib.models.LinearGaussian.log_weights`; a positional ``k`` is still
-                accepted for notebooks written before, and will be removed).
+            k: samples per example (keyword-only, like :meth:`genlib.models.LinearGaussian.log_weights`).
             generator: drives the draws of z (one (B, latent_dim) draw per sample, in order).
         """
-        if legacy_k:
-            if len(legacy_k) > 1 or k is not None:
-                raise TypeError("expected log_weights(x, *, k, generator=None)")
-            k = legacy_k[0]
-        if k is None:
-            raise TypeError("log_weights() missing the keyword argument k")
         _checks.positive_int(k, "k")
         _checks.generator_arg(generator)
         mu, logvar = self.encode(x)
