@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: book test unit notebooks install run cheatsheet clean
+.PHONY: book test unit notebooks browser install run cheatsheet clean
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ unit: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest book $(PYTEST_NB)
+
+## the browser test alone (part of `make test`): builds the book into a temporary folder and
+## checks every page in Debian's chromium (apt-get install chromium fonts-noto-cjk)
+browser: $(STAMP)
+	$(BIN)/python -m pytest tests/test_browser.py -rA
 
 ## re-execute notebooks in place after editing them:  make run NB=book/q01_vae_principle.ipynb
 run: $(STAMP)
