@@ -1,4 +1,4 @@
-"""The chapter rules (spec §2, §3a) on every chapter, and tests that each rule bites."""
+"""The chapter rules (CONTRIBUTING.md) on every chapter, and tests that each rule bites."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hygiene of the committed chapter notebooks (spec §3), and tests that the checks bite."""
+"""Hygiene of the committed chapter notebooks (CONTRIBUTING.md), and tests that the checks bite."""
 
 from __future__ import annotations
 

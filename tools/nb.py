@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 
-#: Section headings of a chapter, in order (spec §2). The title is the first heading.
+#: Section headings of a chapter, in order (CONTRIBUTING.md, "The anatomy"). The title is the first heading.
 SECTIONS = ("## Interview answer", "## What the common answer gets wrong", "## Deep dive",
             "## Claims, verified", "## Follow-up questions", "## References")
 CHINESE_ANSWER = "### 面试回答"
@@ -90,7 +90,7 @@ def execute(path: Path, *, timeout: int = 600) -> float:
 
 
 def new_chapter(stem: str, question: str, original: str) -> Path:
-    """Write ``book/<stem>.ipynb`` with the chapter skeleton (spec §2)."""
+    """Write ``book/<stem>.ipynb`` with the chapter skeleton (CONTRIBUTING.md, "The anatomy")."""
     m = re.fullmatch(r"q(\d\d)_[a-z0-9_]+", stem)
     if not m:
         raise ValueError(f"expected a stem like q05_discriminator, got {stem!r}")
@@ -170,7 +170,7 @@ _LOCAL_PATH = re.compile(r"(/home/|/Users/|/root/|/work/|/tmp/|/private/var/|[A-
 
 
 def hygiene_problems(nb, name: str, *, toc: list[str] | None = None, size: int | None = None) -> list[str]:
-    """Everything wrong with an executed chapter notebook (spec §3); empty when it is clean.
+    """Everything wrong with an executed chapter notebook (CONTRIBUTING.md); empty when it is clean.
 
     Checks: code cells executed top to bottom in one kernel (counts 1, 2, 3, ...), no skipped
     (unexecuted) or empty code cells, no error outputs or stderr streams, kernelspec python3,

@@ -1,4 +1,4 @@
-"""The chapter rules of the book (spec §2 and §3a) as functions that list what is wrong.
+"""The chapter rules of the book (CONTRIBUTING.md, "Rules") as functions that list what is wrong.
 
 Each ``*_problems`` function takes a notebook (``nbformat`` node) and returns a list of
 human-readable problems, empty when the chapter follows the rule; ``tests/test_chapter_rules.py``
