@@ -7,7 +7,8 @@ below asserts one thing about all pages and names every page (and image, formula
 that fails it:
 
 - no console errors or failed requests, and no request leaves 127.0.0.1 (MathJax and its fonts are served locally);
-- every formula is typeset: no raw TeX in the text outside code, no MathJax errors;
+- every formula is typeset: no raw TeX in the text outside code, no MathJax errors, also
+  with a chapter opened from disk (file://);
 - every image has a meaningful alt text (not empty, not a file name or a hash);
 - nothing overflows sideways at 390 px with every dropdown open;
 - a chapter's follow-up dropdown opens on a click and shows its answer;
@@ -88,6 +89,9 @@ def site(tmp_path_factory):
                 )
                 result["axe_s"] = round(time.perf_counter() - t_axe, 2)
                 report["pages"][rel] = result
+            # the same chapter opened from disk (file://), as a reader of a local build would
+            disk = html.resolve().as_uri() + "/" + DROPDOWN_PAGE
+            report["from_disk"] = browser.inspect(page, disk)
             report["dropdown"] = browser.open_dropdown(page, base + DROPDOWN_PAGE)
             report["search"] = {q: browser.search(page, base, q) for q in SEARCHES}
         finally:
@@ -149,6 +153,17 @@ def test_math_is_typeset_offline(site):
     assert sum(r["math"] for r in site["pages"].values()) > 1000, (
         "too few typeset formulas"
     )
+
+
+def test_math_typesets_from_disk(site):
+    r = site["from_disk"]
+    assert r["mathjax"] and r["mathjax"][:1].isdigit(), (
+        f"MathJax from file://: {r['mathjax']}"
+    )
+    assert r["math"] > 100 and not r["untypeset"], r["math"]
+    assert not (r["raw_tex"] or r["mathjax_errors"]), r["raw_tex"] + r["mathjax_errors"]
+    problems = r["console_errors"] + r["broken_requests"] + r["external_requests"]
+    assert not problems, problems
 
 
 def test_images_have_meaningful_alt_text(site):

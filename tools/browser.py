@@ -134,7 +134,10 @@ def pages(html: Path) -> list[str]:
 
 _WAIT_MATH = """
 async () => {
-  if (!document.querySelector('script[src*="mathjax"]')) return {mathjax: null};
+  const script = document.querySelector('script[src*="mathjax" i]');
+  if (!script) return {mathjax: null};
+  if (new URL(script.src).host !== location.host && location.protocol !== 'file:')
+    return {mathjax: 'loaded from another host: ' + script.src};  // offline it never starts
   const t0 = Date.now();
   while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
     if (Date.now() - t0 > 30000) return {mathjax: 'did not start within 30 s'};
@@ -210,7 +213,8 @@ async () => {
     for (const el of document.body.querySelectorAll('*')) {
       const r = el.getBoundingClientRect();
       if (r.width === 0) continue;
-      const right = r.left + Math.max(r.width, el.scrollWidth);
+      const own = getComputedStyle(el).overflowX === 'visible';  // else it scrolls itself
+      const right = r.left + (own ? Math.max(r.width, el.scrollWidth) : r.width);
       if (right > iw + 1 && !clips(el)) over.push([el, right]);
     }
     // report the innermost ones (those that hold no other overflowing element)
@@ -245,7 +249,8 @@ def inspect(page, url: str, *, timeout_ms: int = 30_000) -> dict:
         errors.append(f"uncaught: {exc}")
 
     def on_request(request):
-        if not request.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")):
+        local = ("http://127.0.0.1", "file:", "data:", "blob:", "about:")
+        if not request.url.startswith(local):
             external.append(request.url)  # the book must read offline
 
     def on_response(response):
