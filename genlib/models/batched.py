@@ -1,6 +1,6 @@
 """Several seeds of a small MLP trained as one model (batched matmuls over a seed axis).
 
-A chapter that asserts what a *trained* network does needs several seeds (spec §3a).
+A chapter that asserts what a *trained* network does needs several seeds (CONTRIBUTING.md, "Rules").
 For the book's toy networks a step is launch-bound, so S networks cost little more
 than one when their parameters carry a leading seed dimension and every layer is one
 batched matmul (``torch.baddbmm``)::
