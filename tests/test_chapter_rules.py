@@ -163,6 +163,10 @@ def test_follow_up_rule_rejects():
     unexecuted = _nb("## Follow-up questions\n\n**1. [E] a**\n\n**2. [E] b**\n\n**3. [E] c**\n\n"
                      ":::{dropdown} Solution\n```python\nx = 1\n```\n:::")
     assert any("execute them" in p for p in rules.follow_up_problems(unexecuted))
+    two_lines = _nb("## Follow-up questions\n\n**1. [E] a**\n\n**2. a question that\nruns on?**\n\n"
+                    "**3. [M] c**")
+    assert [n for n, _, _ in rules.follow_ups(two_lines)] == [1, 2, 3]
+    assert any("follow-up 2 lacks" in p for p in rules.follow_up_problems(two_lines))
     too_few = _nb("## Follow-up questions\n\n**1. [E] a**")
     assert any("1 follow-up" in p for p in rules.follow_up_problems(too_few))
 

@@ -38,7 +38,7 @@ _BULLET = re.compile(r"^- ", re.MULTILINE)
 _GLUE_REF = re.compile(r"\{glue(?::[a-z]+)?\}`([^`:]+)(?::[^`]*)?`")
 _GLUE_DIRECTIVE = re.compile(r"^[`:]{3,}\{glue(?::[a-z]+)?\}\s+(\S+)", re.MULTILINE)
 _NOUN_CITE = re.compile(r"\b(of|that|by|so|and|in|from|than|see)\s+\{footcite\}", re.IGNORECASE)
-_QUESTION = re.compile(r"^\*\*(\d+)\.\s*(.*?)\*\*\s*$", re.MULTILINE)
+_QUESTION = re.compile(r"^\*\*(\d+)\.\s*(.+?)\*\*[ \t]*$", re.MULTILINE | re.DOTALL)
 _TAGGED = re.compile(r"^\[(E|M|H)\] \S")
 
 
