@@ -12,7 +12,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-__all__ = ["COLORS", "style", "image_grid", "curves", "scatter_modes", "new_figure"]
+__all__ = ["COLORS", "style", "image_grid", "curves", "scatter_modes", "new_figure",
+           "animation_html"]
 
 #: One colour per role, used in every chapter: data is blue, the model orange, a second model
 #: green, a reference/optimum grey-black, a highlighted failure red.
@@ -225,3 +226,53 @@ def scatter_modes(samples, centers=None, *, title: str | None = None, ax=None, d
     if title:
         ax.set_title(title)
     return fig
+
+
+#: Text glyphs for the buttons of matplotlib's JavaScript animation player, which otherwise
+#: draws Font Awesome icons loaded from a CDN (a book that reads offline cannot).
+_ANIM_GLYPHS = {"minus": "−", "fast-backward": "⏮", "step-backward": "◂",
+                "play fa-flip-horizontal": "◀", "pause": "⏸", "play": "▶", "step-forward": "▸",
+                "fast-forward": "⏭", "plus": "+"}
+
+
+def animation_html(anim, *, alt: str, default_mode: str = "loop") -> str:
+    """An animation as self-contained, offline and accessible HTML (for ``IPython.display.HTML``).
+
+    matplotlib's ``anim.to_jshtml()`` plays in any browser without a video codec, but it loads
+    its button icons from a CDN and leaves the frame image and the frame slider without a text
+    alternative. This returns the same player with the CDN link removed, text glyphs in the
+    buttons (which keep their ``aria-label``), ``alt`` on the frame image and a label on the
+    slider.
+
+    Args:
+        anim: a :class:`matplotlib.animation.Animation`.
+        alt: what the animation shows, one sentence (read by screen readers).
+        default_mode: ``"loop"``, ``"once"`` or ``"reflect"``, as in ``to_jshtml``.
+
+    Returns:
+        str: the HTML.
+
+    Raises:
+        TypeError: if ``anim`` has no ``to_jshtml`` or ``alt`` is not a string.
+        ValueError: if ``alt`` is empty.
+    """
+    import html
+    import re
+
+    if not hasattr(anim, "to_jshtml"):
+        raise TypeError(f"expected a matplotlib Animation, got {type(anim).__name__}")
+    if not isinstance(alt, str):
+        raise TypeError(f"expected alt to be a str, got {type(alt).__name__}")
+    if not alt.strip():
+        raise ValueError("expected a non-empty alt text saying what the animation shows")
+    text = anim.to_jshtml(default_mode=default_mode)
+    text = re.sub(r"<link[^>]*font-awesome[^>]*>\s*", "", text)
+
+    def glyph(m: re.Match) -> str:
+        return f'<span aria-hidden="true">{_ANIM_GLYPHS.get(m.group(1), "·")}</span>'
+
+    text = re.sub(r'<i class="fa fa-([a-z -]+?)"></i>', glyph, text)
+    safe = html.escape(alt.strip(), quote=True)
+    text = re.sub(r'<img id="(_anim_img\w+)"', rf'<img id="\1" alt="{safe}"', text)
+    text = re.sub(r'<input id="(_anim_slider\w+)"', r'<input id="\1" aria-label="Frame"', text)
+    return text

@@ -114,3 +114,27 @@ def test_importing_genlib_does_not_import_pyplot():
     code = "import sys, genlib; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_animation_html_reads_offline_and_has_text_alternatives():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+
+    fig, ax = plt.subplots(figsize=(1, 1), dpi=20)
+    (line,) = ax.plot([0, 1], [0, 1])
+    anim = animation.FuncAnimation(fig, lambda i: line.set_ydata([0, i]), frames=3)
+    raw = anim.to_jshtml()
+    assert "font-awesome" in raw  # what the helper exists to remove
+    out = plot.animation_html(anim, alt='Two "players" chase each other.')
+    plt.close(fig)
+    assert "http://" not in out and "https://" not in out
+    assert 'class="fa ' not in out and "▶" in out and "⏸" in out
+    assert 'alt="Two &quot;players&quot; chase each other."' in out
+    assert 'aria-label="Frame"' in out
+    with pytest.raises(ValueError, match="alt"):
+        plot.animation_html(anim, alt=" ")
+    with pytest.raises(TypeError, match="Animation"):
+        plot.animation_html(fig, alt="x y z w")
