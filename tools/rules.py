@@ -35,6 +35,7 @@ MIN_ALT_WORDS = 4
 
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$]+\$", re.DOTALL)
 _BULLET = re.compile(r"^- ", re.MULTILINE)
+_WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 _GLUE_REF = re.compile(r"\{glue(?::[a-z]+)?\}`([^`:]+)(?::[^`]*)?`")
 _GLUE_DIRECTIVE = re.compile(r"^[`:]{3,}\{glue(?::[a-z]+)?\}\s+(\S+)", re.MULTILINE)
 _NOUN_CITE = re.compile(r"\b(of|that|by|so|and|in|from|than|see)\s+\{footcite\}", re.IGNORECASE)
@@ -45,7 +46,8 @@ _TAGGED = re.compile(r"^\[(E|M|H)\] \S")
 def english_words(text: str) -> int:
     """Words of prose in ``text``: math removed, headings and bullets' markers ignored."""
     prose = _MATH.sub(" ", text)
-    return sum(1 for tok in prose.split() if re.search(r"[A-Za-z0-9]", tok))
+    # a word is a run of letters/digits (with inner hyphens or apostrophes): "i.i.d." is three
+    return len(_WORD.findall(prose))
 
 
 def _headline(text: str) -> str | None:
