@@ -110,14 +110,19 @@ def _torch_minor() -> str:
     return ".".join(torch.__version__.split("+")[0].split(".")[:2])
 
 
-def _canonical_config(config) -> str:
-    if not isinstance(config, dict):
-        raise TypeError(f"expected config to be a dict, got {type(config).__name__}")
+def _canonical_json(value, what: str, expected: str, shown: str) -> str:
+    """``value`` (a dict) as canonical JSON; clear TypeError/ValueError naming ``what`` otherwise."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected {what} to be a dict, got {type(value).__name__}")
     try:
-        return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"expected a JSON-serialisable config of str keys and plain values, "
-                         f"got {config!r} ({err})") from None
+        raise ValueError(f"expected a JSON-serialisable {what} ({expected}), got {shown} "
+                         f"({err})") from None
+
+
+def _canonical_config(config) -> str:
+    return _canonical_json(config, "config", "str keys and plain values", repr(config))
 
 
 @functools.lru_cache(maxsize=1)
@@ -176,11 +181,7 @@ def _canonical_history(history) -> str | None:
         return None
     if not isinstance(history, dict):
         raise TypeError(f"expected train to return a history dict or None, got {type(history).__name__}")
-    try:
-        return json.dumps(history, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"expected a JSON-serialisable history (str keys, lists of floats), got an "
-                         f"unserialisable value ({err})") from None
+    return _canonical_json(history, "history", "str keys, lists of floats", "an unserialisable value")
 
 
 @contextlib.contextmanager
