@@ -213,7 +213,27 @@ def _logits(t: torch.Tensor, name: str) -> torch.Tensor:
     return t.reshape(t.shape[0], -1).squeeze(1) if t.ndim > 1 else t
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, kind: str) -> torch.Tensor:
+def _member_logits(t: torch.Tensor, name: str) -> torch.Tensor:
+    """(S, B) or (S, B, 1) logits of S members as (S, B)."""
+    _checks.tensor(t, name)
+    if t.ndim == 3 and t.shape[2] == 1:
+        t = t.squeeze(2)
+    if t.ndim != 2:
+        raise ValueError(f"expected {name} of shape (S, B) or (S, B, 1) with members=True (S members of a "
+                         f"batched model), got shape {tuple(t.shape)}")
+    if t.shape[1] == 0:
+        raise ValueError(f"expected {name} to be non-empty, got shape {tuple(t.shape)}")
+    return t
+
+
+def _members_flag(members) -> bool:
+    if not isinstance(members, bool):
+        raise TypeError(f"expected members to be a bool, got {type(members).__name__}")
+    return members
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, kind: str,
+                       members: bool = False) -> torch.Tensor:
     r"""The discriminator's (critic's) loss, averaged over the batch; minimise it.
 
     With :math:`D = \sigma(\ell)` for the logit :math:`\ell`:
@@ -226,33 +246,59 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *, 
     - ``"wasserstein"`` (critic): :math:`\mathbb E_z[\ell(G(z))] - \mathbb E_x[\ell(x)]`
       (add :func:`gradient_penalty` for WGAN-GP).
 
+    With ``members=True`` the logits come from S members of a batched model
+    (:class:`~genlib.models.batched.BatchedMLP`) and each member gets its own loss, the
+    expectations being means over that member's batch:
+    :math:`L_s = \text{loss}(\ell_s(x_{s,\cdot}), \ell_s(\tilde x_{s,\cdot}))`, i.e. the plain loss
+    of member s's slice. Sum the result over members before ``backward()``: the members share
+    no parameter, so :math:`\nabla_{\theta_s}\sum_t L_t = \nabla_{\theta_s} L_s` (averaging
+    would scale every gradient by 1/S).
+
     Args:
-        real_logits: (B,) or (B, 1) outputs on real data.
-        fake_logits: (B',) or (B', 1) outputs on generated data.
+        real_logits: (B,) or (B, 1) outputs on real data; (S, B) or (S, B, 1) with ``members``.
+        fake_logits: (B',) or (B', 1) outputs on generated data; (S, B') or (S, B', 1) with
+            ``members``.
         kind: one of :data:`GAN_LOSSES`.
+        members: one loss per member (first dimension) instead of one loss.
 
     Returns:
-        A scalar tensor.
+        A scalar tensor, or (S,) with ``members=True``.
 
     Raises:
-        ValueError: for an unknown ``kind`` or empty inputs.
+        ValueError: for an unknown ``kind``, empty inputs, or with ``members=True`` logits that
+            are not (S, B) or (S, B, 1) or whose S differ.  TypeError: non-floating logits, or a
+            ``members`` that is not a bool.
 
     Example:
         >>> round(discriminator_loss(torch.zeros(4), torch.zeros(4), kind="minimax").item(), 4)  # 2 log 2
         1.3863
+        >>> discriminator_loss(torch.zeros(3, 4, 1), torch.zeros(3, 2, 1), kind="hinge", members=True)
+        tensor([2., 2., 2.])
     """
     _checks.choice(kind, "kind", GAN_LOSSES)
-    r, f = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
+    if _members_flag(members):
+        r, f = _member_logits(real_logits, "real_logits"), _member_logits(fake_logits, "fake_logits")
+        if r.shape[0] != f.shape[0]:
+            raise ValueError(f"expected real_logits and fake_logits from the same number of members, got "
+                             f"shapes {tuple(real_logits.shape)} and {tuple(fake_logits.shape)}")
+        dim = 1
+    else:
+        r, f = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
+        dim = None
+
+    def mean(t: torch.Tensor) -> torch.Tensor:
+        return t.mean() if dim is None else t.mean(dim)
+
     if kind in ("minimax", "nonsaturating"):
-        return F.softplus(-r).mean() + F.softplus(f).mean()  # -log σ(r) - log(1 - σ(f))
+        return mean(F.softplus(-r)) + mean(F.softplus(f))  # -log σ(r) - log(1 - σ(f))
     if kind == "lsgan":
-        return 0.5 * (r - 1).pow(2).mean() + 0.5 * f.pow(2).mean()
+        return 0.5 * mean((r - 1).pow(2)) + 0.5 * mean(f.pow(2))
     if kind == "hinge":
-        return F.relu(1 - r).mean() + F.relu(1 + f).mean()
-    return f.mean() - r.mean()
+        return mean(F.relu(1 - r)) + mean(F.relu(1 + f))
+    return mean(f) - mean(r)
 
 
-def generator_loss(fake_logits: torch.Tensor, *, kind: str) -> torch.Tensor:
+def generator_loss(fake_logits: torch.Tensor, *, kind: str, members: bool = False) -> torch.Tensor:
     r"""The generator's loss, averaged over the batch; minimise it.
 
     - ``"minimax"`` (saturating): :math:`\mathbb E_z[\log(1 - D(G(z)))]`; its gradient vanishes
@@ -261,37 +307,85 @@ def generator_loss(fake_logits: torch.Tensor, *, kind: str) -> torch.Tensor:
     - ``"lsgan"``: :math:`\tfrac12\mathbb E_z[(\ell(G(z)) - 1)^2]`.
     - ``"hinge"``, ``"wasserstein"``: :math:`-\mathbb E_z[\ell(G(z))]`.
 
+    With ``members=True``: one loss per member of a batched model, the mean over that member's
+    batch (see :func:`discriminator_loss`; sum over members before ``backward()``).
+
     Args:
-        fake_logits: (B,) or (B, 1) discriminator outputs on generated data.
+        fake_logits: (B,) or (B, 1) discriminator outputs on generated data; (S, B) or
+            (S, B, 1) with ``members``.
         kind: one of :data:`GAN_LOSSES`.
+        members: one loss per member (first dimension).
 
     Returns:
-        A scalar tensor.
+        A scalar tensor, or (S,) with ``members=True``.
+
+    Raises:
+        ValueError: for an unknown ``kind``, empty logits, or with ``members=True`` logits that
+            are not (S, B) or (S, B, 1).
 
     Example:
         >>> round(generator_loss(torch.zeros(4), kind="nonsaturating").item(), 4)   # log 2
         0.6931
+        >>> generator_loss(torch.zeros(2, 4, 1), kind="lsgan", members=True)
+        tensor([0.5000, 0.5000])
     """
     _checks.choice(kind, "kind", GAN_LOSSES)
-    f = _logits(fake_logits, "fake_logits")
+    if _members_flag(members):
+        f = _member_logits(fake_logits, "fake_logits")
+
+        def mean(t: torch.Tensor) -> torch.Tensor:
+            return t.mean(1)
+    else:
+        f = _logits(fake_logits, "fake_logits")
+
+        def mean(t: torch.Tensor) -> torch.Tensor:
+            return t.mean()
     if kind == "minimax":
-        return -F.softplus(f).mean()  # log(1 - σ(f)) = -softplus(f)
+        return -mean(F.softplus(f))  # log(1 - σ(f)) = -softplus(f)
     if kind == "nonsaturating":
-        return F.softplus(-f).mean()  # -log σ(f)
+        return mean(F.softplus(-f))  # -log σ(f)
     if kind == "lsgan":
-        return 0.5 * (f - 1).pow(2).mean()
-    return -f.mean()
+        return 0.5 * mean((f - 1).pow(2))
+    return -mean(f)
 
 
-def _input_grad_norms(critic: Callable, x: torch.Tensor) -> torch.Tensor:
+def _input_grad_norms(critic: Callable, x: torch.Tensor, lead: int = 1) -> torch.Tensor:
+    """‖∇ₓ critic(x)‖₂ per example; ``lead`` leading dims index examples (2 for (S, B, ...))."""
     x = x.detach().requires_grad_(True)
     out = critic(x)
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return grad.reshape(grad.shape[0], -1).norm(dim=1)
+    return grad.reshape(*grad.shape[:lead], -1).norm(dim=-1)
+
+
+def _critic_arg(critic) -> None:
+    if not callable(critic):
+        raise TypeError(f"expected a callable critic, got {type(critic).__name__}")
+
+
+def _member_batch(x, name: str) -> torch.Tensor:
+    _checks.tensor(x, name, min_ndim=3)
+    if x.shape[1] == 0:
+        raise ValueError(f"expected {name} to be non-empty, got shape {tuple(x.shape)}")
+    return x
+
+
+def _member_eps(shape: tuple[int, ...], generator, like: torch.Tensor) -> torch.Tensor:
+    """ε of shape (S, B, 1, ...): one draw from one generator, or member s's (B, 1, ...) from generator[s]."""
+    rest = [1] * (len(shape) - 2)
+    if generator is None or isinstance(generator, torch.Generator):
+        return rand(shape[0], shape[1], *rest, generator=generator, device=like.device, dtype=like.dtype)
+    gens = list(generator) if isinstance(generator, (list, tuple)) else None
+    if gens is None or any(not isinstance(g, torch.Generator) for g in gens):
+        raise TypeError("expected generator to be a torch.Generator, a list of one per member, or None, got "
+                        f"{type(generator).__name__}")
+    if len(gens) != shape[0]:
+        raise ValueError(f"expected a list of {shape[0]} generators (one per member), got {len(gens)}")
+    return torch.stack([rand(shape[1], *rest, generator=g, device=like.device, dtype=like.dtype) for g in gens])
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
-                     *, target: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+                     *, target: float = 1.0, generator: torch.Generator | list[torch.Generator] | None = None,
+                     members: bool = False) -> torch.Tensor:
     r"""WGAN-GP penalty on random interpolates (Gulrajani et al. 2017).
 
     .. math::
@@ -301,14 +395,29 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     The gradient is taken w.r.t. the critic's *input*; the result is differentiable w.r.t. the
     critic's parameters (``create_graph=True``). Multiply by λ (10 in the paper) yourself.
 
+    With ``members=True`` the critic is a batched model of S members (e.g.
+    :class:`~genlib.models.batched.BatchedMLP`, (S, B, d) -> (S, B, 1)); the inputs are
+    (S, B, ...) and each member's penalty is the mean over its own batch, a (S,) result. The
+    members share no input, so :math:`\nabla_{\hat x}\sum_{s,b} D_s(\hat x_{s,b})` at
+    :math:`\hat x_{s,b}` is :math:`\nabla D_s(\hat x_{s,b})` alone. ε is drawn as one (S, B, 1)
+    tensor from ``generator``, or, with a list of S generators, member s's (B, 1) from
+    ``generator[s]``: exactly the draw of the plain penalty run alone with that generator.
+
     Args:
-        critic: maps (B, ...) to (B,) or (B, 1) outputs.
-        real, fake: batches of the same shape (B, ...).
+        critic: maps (B, ...) to (B,) or (B, 1) outputs; (S, B, ...) to (S, B) or (S, B, 1)
+            with ``members``.
+        real, fake: batches of the same shape (B, ...), or (S, B, ...) with ``members``.
         target: the gradient norm aimed at (1 for WGAN-GP).
-        generator: draws ε.
+        generator: draws ε; with ``members`` also a list of one generator per member.
+        members: one penalty per member.
 
     Returns:
-        A scalar tensor.
+        A scalar tensor, or (S,) with ``members=True``.
+
+    Raises:
+        TypeError: a critic that is not callable, non-tensor inputs, a bad generator.
+        ValueError: inputs of different shapes, of fewer than 2 dims (3 with ``members``), or a
+            list of generators whose length is not S.
 
     Example:
         >>> critic = torch.nn.Linear(2, 1, bias=False)
@@ -316,9 +425,17 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
         ...     _ = critic.weight.copy_(torch.tensor([[0.6, 0.8]]))   # unit norm: no penalty
         >>> gradient_penalty(critic, torch.randn(5, 2), torch.randn(5, 2)).item() < 1e-12
         True
+        >>> gradient_penalty(critic, torch.randn(3, 5, 2), torch.randn(3, 5, 2), members=True).shape
+        torch.Size([3])
     """
-    if not callable(critic):
-        raise TypeError(f"expected a callable critic, got {type(critic).__name__}")
+    _critic_arg(critic)
+    if _members_flag(members):
+        _member_batch(real, "real")
+        _member_batch(fake, "fake")
+        _checks.same_shape(real, fake, "real", "fake")
+        eps = _member_eps(tuple(real.shape), generator, real)
+        x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+        return (_input_grad_norms(critic, x_hat, lead=2) - target).pow(2).mean(1)
     _checks.tensor(real, "real", min_ndim=2)
     _checks.tensor(fake, "fake", min_ndim=2)
     _checks.same_shape(real, fake, "real", "fake")
@@ -329,22 +446,41 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     return (_input_grad_norms(critic, x_hat) - target).pow(2).mean()
 
 
-def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor) -> torch.Tensor:
+def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, *,
+               members: bool = False) -> torch.Tensor:
     r"""R1 penalty (Mescheder et al. 2018) on real data, unscaled.
 
     .. math:: \mathbb E_{x\sim p_\text{data}}\big[\|\nabla_x D(x)\|_2^2\big]
 
-    Multiply by γ/2 yourself.
+    Multiply by γ/2 yourself. With ``members=True`` the critic is a batched model of S members,
+    ``real`` is (S, B, ...) and the result is each member's mean over its own batch, (S,) (see
+    :func:`gradient_penalty`).
 
     Args:
-        critic: maps (B, ...) to (B,) or (B, 1) outputs.
-        real: a batch of real data (B, ...).
+        critic: maps (B, ...) to (B,) or (B, 1) outputs; (S, B, ...) to (S, B) or (S, B, 1)
+            with ``members``.
+        real: a batch of real data (B, ...), or (S, B, ...) with ``members``.
+        members: one penalty per member.
 
     Returns:
-        A scalar tensor, differentiable w.r.t. the critic's parameters.
+        A scalar tensor, or (S,) with ``members=True``; differentiable w.r.t. the critic's
+        parameters.
+
+    Raises:
+        TypeError: a critic that is not callable.  ValueError: ``real`` with fewer than 2 dims
+            (3 with ``members``).
+
+    Example:
+        >>> critic = torch.nn.Linear(2, 1, bias=False)
+        >>> with torch.no_grad():
+        ...     _ = critic.weight.copy_(torch.tensor([[3.0, 4.0]]))   # ‖∇D‖² = 25 everywhere
+        >>> r1_penalty(critic, torch.randn(4, 2)).item()
+        25.0
     """
-    if not callable(critic):
-        raise TypeError(f"expected a callable critic, got {type(critic).__name__}")
+    _critic_arg(critic)
+    if _members_flag(members):
+        _member_batch(real, "real")
+        return _input_grad_norms(critic, real, lead=2).pow(2).mean(1)
     _checks.tensor(real, "real", min_ndim=2)
     return _input_grad_norms(critic, real).pow(2).mean()
 

@@ -190,3 +190,77 @@ def test_iwae_bound():
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# -- members=True: one loss per member of a batched model ------------------------------------
+
+RS = torch.randn(3, 8, 1, generator=_g(5), dtype=torch.float64)   # (S, B, 1) logits on real data
+FS = torch.randn(3, 6, 1, generator=_g(6), dtype=torch.float64)   # (S, B', 1) on fakes
+
+
+@pytest.mark.parametrize("kind", losses.GAN_LOSSES)
+@pytest.mark.parametrize("layout", ["column", "flat"])
+def test_member_losses_are_the_plain_loss_of_each_members_slice(kind, layout):
+    r, f = (RS, FS) if layout == "column" else (RS[..., 0], FS[..., 0])
+    d = losses.discriminator_loss(r, f, kind=kind, members=True)
+    g = losses.generator_loss(f, kind=kind, members=True)
+    assert d.shape == g.shape == (3,)
+    for s in range(3):
+        torch.testing.assert_close(d[s], losses.discriminator_loss(r[s], f[s], kind=kind), rtol=0, atol=1e-14)
+        torch.testing.assert_close(g[s], losses.generator_loss(f[s], kind=kind), rtol=0, atol=1e-14)
+
+
+def _batched_critic(seeds=(0, 1, 2)):
+    from genlib.models import BatchedMLP
+    return BatchedMLP(3, (8,), 1, seeds=list(seeds), activation="tanh").double()
+
+
+def test_member_gradient_penalty_and_r1_equal_each_members_plain_penalty():
+    critic = _batched_critic()
+    real = torch.randn(3, 10, 3, generator=_g(1), dtype=torch.float64)
+    fake = torch.randn(3, 10, 3, generator=_g(2), dtype=torch.float64)
+    gp = losses.gradient_penalty(critic, real, fake, generator=_g(3), members=True)
+    r1 = losses.r1_penalty(critic, real, members=True)
+    gens = [_g(10 + s) for s in range(3)]  # one stream per member: the plain draw of each
+    gp_streams = losses.gradient_penalty(critic, real, fake, generator=gens, members=True)
+    eps = torch.rand(3, 10, 1, generator=_g(3), dtype=torch.float64)  # the one-generator draw
+    assert gp.shape == r1.shape == gp_streams.shape == (3,)
+    for s in range(3):
+        alone = critic.member(s)
+        g = _g(3)
+        torch.rand(s * 10, generator=g, dtype=torch.float64)  # skip the earlier members' ε
+        torch.testing.assert_close(gp[s], losses.gradient_penalty(alone, real[s], fake[s], generator=g),
+                                   rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(gp_streams[s], losses.gradient_penalty(alone, real[s], fake[s],
+                                                                          generator=_g(10 + s)),
+                                   rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(r1[s], losses.r1_penalty(alone, real[s]), rtol=1e-10, atol=1e-12)
+        # and against the formula, with the same ε
+        x = (eps[s] * real[s] + (1 - eps[s]) * fake[s]).requires_grad_(True)
+        (grad,) = torch.autograd.grad(alone(x).sum(), x)
+        torch.testing.assert_close(gp[s], ((grad.norm(dim=1) - 1) ** 2).mean(), rtol=1e-10, atol=1e-12)
+    # differentiable w.r.t. the critic's parameters, each member's penalty only through its own
+    (g_w,) = torch.autograd.grad(gp[1], critic.weights[0])
+    assert g_w[1].abs().sum() > 0 and g_w[0].abs().sum() == 0 and g_w[2].abs().sum() == 0
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: losses.discriminator_loss(R, FK, kind="hinge", members=True), ValueError, r"\(S, B\) or \(S, B, 1\)"),
+    (lambda: losses.generator_loss(FK, kind="hinge", members=True), ValueError, "members=True"),
+    (lambda: losses.generator_loss(torch.zeros(2, 3, 2), kind="hinge", members=True), ValueError, r"\(S, B, 1\)"),
+    (lambda: losses.discriminator_loss(RS, FS[:2], kind="lsgan", members=True), ValueError, "same number of members"),
+    (lambda: losses.generator_loss(torch.zeros(2, 0), kind="lsgan", members=True), ValueError, "non-empty"),
+    (lambda: losses.generator_loss(FS, kind="lsgan", members=1), TypeError, "bool"),
+    (lambda: losses.gradient_penalty(_batched_critic(), torch.zeros(3, 2), torch.zeros(3, 2), members=True),
+     ValueError, "at least 3 dims"),
+    (lambda: losses.gradient_penalty(_batched_critic(), torch.zeros(3, 2, 3), torch.zeros(3, 2, 3),
+                                     generator=[_g(), _g()], members=True), ValueError, "list of 3 generators"),
+    (lambda: losses.gradient_penalty(_batched_critic(), torch.zeros(3, 2, 3), torch.zeros(3, 2, 3),
+                                     generator=0, members=True), TypeError, "generator"),
+    (lambda: losses.gradient_penalty(_batched_critic(), torch.zeros(3, 2, 3), torch.zeros(3, 2, 3),
+                                     generator=[_g()] * 3), TypeError, "generator"),
+    (lambda: losses.r1_penalty(_batched_critic(), torch.zeros(2, 3), members=True), ValueError, "at least 3 dims"),
+])
+def test_member_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
