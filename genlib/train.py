@@ -16,7 +16,8 @@ from genlib._random import randint
 from genlib.data import batches
 from genlib.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
-__all__ = ["train_vae", "fit", "train_autoencoder", "train_gan", "evaluate_vae", "ema_update", "VAL_SEED"]
+__all__ = ["train_vae", "fit", "train_autoencoder", "train_gan", "discriminator_step", "generator_step",
+           "evaluate_vae", "ema_update", "VAL_SEED"]
 
 
 def _bar(iterable, total: int, progress: bool, desc: str):
@@ -220,43 +221,244 @@ def ema_update(ema_model: nn.Module, model: nn.Module, *, decay: float) -> None:
         be.copy_(b)
 
 
-def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[int], torch.Tensor], *, steps: int,
-              batch_size: int = 128, loss: str = "nonsaturating", lr_g: float = 2e-4, lr_d: float = 2e-4,
-              betas: tuple[float, float] = (0.5, 0.999), d_steps: int = 1, gp_weight: float = 0.0,
-              r1_weight: float = 0.0, generator: torch.Generator | None = None,
-              callback: Callable[[int], None] | None = None, callback_every: int | None = None,
-              progress: bool = False) -> dict[str, list[float]]:
-    """Alternating GAN training: ``d_steps`` discriminator updates, then one generator update.
+def _players(gen, disc) -> int | None:
+    """S when both players are batched models (``n_seeds``), None when both are plain."""
+    for m, name in ((gen, "gen"), (disc, "disc")):
+        if not isinstance(m, nn.Module):
+            raise TypeError(f"expected {name} to be an nn.Module, got {type(m).__name__}")
+    s_gen, s_disc = getattr(gen, "n_seeds", None), getattr(disc, "n_seeds", None)
+    if s_gen != s_disc:
+        raise ValueError("expected gen and disc to be both plain modules or both batched models with the same "
+                         f"number of members, got gen.n_seeds={s_gen} and disc.n_seeds={s_disc}")
+    return s_gen
 
-    The discriminator step uses ``fake.detach()`` so that its backward pass never reaches G.
 
-    Args:
-        gen: a generator with ``latent_dim`` and ``sample(n, generator=)`` (e.g. :class:`~genlib.models.MLPGenerator`).
-        disc: returns logits (B,).
-        real: a tensor of real data (minibatches drawn uniformly with replacement, with
-            ``generator``; the tensor and the generator may be on any devices), or a function
-            called as ``real(n, generator=generator)`` that returns a batch of ``n``.
-        steps: generator updates.
-        loss: one of :data:`genlib.losses.GAN_LOSSES`.
-        d_steps: discriminator updates before each generator update.
-        gp_weight: λ of the WGAN-GP penalty (0 = off).  r1_weight: γ/2 of the R1 penalty (0 = off).
-        callback: called as ``callback(step)`` after every ``callback_every``-th generator update
-            (e.g. snapshots); ``callback_every`` is required with ``callback``.
+def _generators(generator, n_seeds: int | None):
+    """Check ``generator``: None or a torch.Generator, or (batched models only) a list of S."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    if n_seeds is None:
+        raise TypeError("expected generator to be a torch.Generator or None for plain modules (a list of "
+                        f"generators is for batched models), got {type(generator).__name__}")
+    from genlib.models.batched import _generator_list
 
-    Returns:
-        history with per-step ``d_loss`` (the last discriminator update's) and ``g_loss``.
+    return _generator_list(generator, n_seeds)
 
-    Raises:
-        ValueError: for ``callback`` without a positive ``callback_every`` (it would never fire),
-            negative penalty weights or an unknown ``loss``.
-    """
-    _checks.positive_int(steps, "steps")
-    _checks.positive_int(d_steps, "d_steps")
-    _checks.positive_int(batch_size, "batch_size")
+
+def _gan_loss_args(loss: str, gp_weight, r1_weight) -> None:
     _checks.choice(loss, "loss", GAN_LOSSES)
     for value, what in ((gp_weight, "gp_weight"), (r1_weight, "r1_weight")):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ValueError(f"expected {what} >= 0, got {value!r}")
+
+
+def _optimizer(opt, name: str) -> None:
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise TypeError(f"expected {name} to be a torch.optim.Optimizer, got {type(opt).__name__}")
+
+
+def discriminator_step(gen: nn.Module, disc: nn.Module, opt_d: torch.optim.Optimizer, real_batch: torch.Tensor,
+                       *, loss: str, gp_weight: float = 0.0, r1_weight: float = 0.0,
+                       generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
+    r"""One discriminator (critic) update on a real batch and as many fresh fakes.
+
+    .. math::
+        L_D = \text{discriminator\_loss}\big(D(x), D(\operatorname{sg}[G(z)])\big)
+        + \lambda_\text{GP}\,\mathbb E_{\hat x}\big[(\|\nabla D(\hat x)\|_2 - 1)^2\big]
+        + \gamma\,\mathbb E_x\big[\|\nabla D(x)\|_2^2\big],
+
+    then ``opt_d.zero_grad(set_to_none=True)``, ``backward()``, ``opt_d.step()``. The fakes are
+    ``gen.sample(B, generator=generator).detach()`` (sg = stop-gradient): the backward pass never
+    reaches G, so G's ``.grad`` is left exactly as it was. Random draws, in this order: z, then
+    ε of the gradient penalty.
+
+    Batched players (``gen`` and ``disc`` with ``n_seeds``, e.g.
+    :class:`~genlib.models.BatchedGenerator` and :class:`~genlib.models.BatchedMLP`) train all
+    S members at once: every loss is per member (``members=True``, shape (S,)) and
+    :math:`\sum_s L_{D,s}` is differentiated, which gives each member the gradient of its own loss.
+
+    Args:
+        gen: the generator (``sample(n, generator=)``); plain or batched.
+        disc: returns logits, (B,) or (B, 1); (S, B, 1) for a batched model.
+        opt_d: the optimizer of ``disc``'s parameters.
+        real_batch: (B, ...) real data on the models' device; (S, B, d) for batched models (each
+            member its own batch).
+        loss: one of :data:`genlib.losses.GAN_LOSSES`.
+        gp_weight: λ of :func:`~genlib.losses.gradient_penalty` (0 = off).
+        r1_weight: γ/2 of :func:`~genlib.losses.r1_penalty` (0 = off).
+        generator: draws z and ε; for batched models also a list of S (one stream per member).
+
+    Returns:
+        :math:`L_D` with its penalties, detached: a scalar, or (S,) for batched models.
+
+    Raises:
+        TypeError: players that are not modules, an optimizer that is not one, a bad generator.
+        ValueError: one batched and one plain player (or different S), a ``real_batch`` of the
+            wrong shape, an unknown ``loss``, negative weights, a list of generators whose
+            length is not S.
+
+    Example:
+        >>> from genlib.models import BatchedGenerator, BatchedMLP
+        >>> gen = BatchedGenerator(2, (8,), 2, seeds=[0, 1, 2])
+        >>> disc = BatchedMLP(2, (8,), 1, seeds=[10, 11, 12])
+        >>> opt_d = torch.optim.Adam(disc.parameters())
+        >>> discriminator_step(gen, disc, opt_d, torch.randn(3, 16, 2), loss="hinge").shape
+        torch.Size([3])
+        >>> all(p.grad is None for p in gen.parameters())  # detached fakes: G untouched
+        True
+    """
+    n_seeds = _players(gen, disc)
+    _optimizer(opt_d, "opt_d")
+    _gan_loss_args(loss, gp_weight, r1_weight)
+    generator = _generators(generator, n_seeds)
+    members = n_seeds is not None
+    if members:
+        _checks.tensor(real_batch, "real_batch", ndim=3)
+        if real_batch.shape[0] != n_seeds or real_batch.shape[1] == 0:
+            raise ValueError(f"expected real_batch of shape ({n_seeds}, B, d) for batched models of "
+                             f"{n_seeds} members, got {tuple(real_batch.shape)}")
+        batch = real_batch.shape[1]
+    else:
+        _checks.tensor(real_batch, "real_batch", min_ndim=2)
+        batch = real_batch.shape[0]
+    fake = gen.sample(batch, generator=generator).detach()
+    d_loss = discriminator_loss(disc(real_batch), disc(fake), kind=loss, members=members)
+    if gp_weight > 0:
+        d_loss = d_loss + gp_weight * gradient_penalty(disc, real_batch, fake, generator=generator,
+                                                       members=members)
+    if r1_weight > 0:
+        d_loss = d_loss + r1_weight * r1_penalty(disc, real_batch, members=members)
+    opt_d.zero_grad(set_to_none=True)
+    (d_loss.sum() if members else d_loss).backward()
+    opt_d.step()
+    return d_loss.detach()
+
+
+def generator_step(gen: nn.Module, disc: nn.Module, opt_g: torch.optim.Optimizer, *, batch_size: int,
+                   loss: str, generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
+    r"""One generator update through the current discriminator.
+
+    .. math:: L_G = \text{generator\_loss}\big(D(G(z))\big),\qquad z\sim\mathcal N(0, I)
+
+    (for ``"nonsaturating"``, :math:`-\mathbb E_z[\log D(G(z))]`), then
+    ``opt_g.zero_grad(set_to_none=True)``, backward, ``opt_g.step()``. The backward pass
+    accumulates gradients into G's parameters only (``backward(inputs=...)``): D's ``.grad`` is
+    left as it was, and D's weights change only in :func:`discriminator_step`. Batched players:
+    per-member losses (S,), their sum differentiated (see :func:`discriminator_step`).
+
+    Args:
+        gen: the generator (``sample(n, generator=)``); plain or batched.
+        disc: the discriminator (logits); plain or batched like ``gen``.
+        opt_g: the optimizer of ``gen``'s parameters.
+        batch_size: fakes per update (per member for batched models).
+        loss: one of :data:`genlib.losses.GAN_LOSSES`.
+        generator: draws z; for batched models also a list of S (one stream per member).
+
+    Returns:
+        :math:`L_G`, detached: a scalar, or (S,) for batched models.
+
+    Raises:
+        TypeError, ValueError: as :func:`discriminator_step`, and for a ``batch_size`` that is
+            not a positive int.
+
+    Example:
+        >>> from genlib.models import MLPDiscriminator, MLPGenerator
+        >>> gen, disc = MLPGenerator(2, 2, hidden_dims=(8,)), MLPDiscriminator(2, hidden_dims=(8,))
+        >>> opt_g = torch.optim.Adam(gen.parameters())
+        >>> generator_step(gen, disc, opt_g, batch_size=16, loss="nonsaturating").shape
+        torch.Size([])
+        >>> all(p.grad is None for p in disc.parameters())  # D's gradients untouched
+        True
+    """
+    n_seeds = _players(gen, disc)
+    _optimizer(opt_g, "opt_g")
+    _checks.positive_int(batch_size, "batch_size")
+    _gan_loss_args(loss, 0.0, 0.0)
+    generator = _generators(generator, n_seeds)
+    members = n_seeds is not None
+    g_loss = generator_loss(disc(gen.sample(batch_size, generator=generator)), kind=loss, members=members)
+    params = [p for p in gen.parameters() if p.requires_grad]
+    opt_g.zero_grad(set_to_none=True)
+    (g_loss.sum() if members else g_loss).backward(inputs=params)
+    opt_g.step()
+    return g_loss.detach()
+
+
+def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[int], torch.Tensor], *, steps: int,
+              batch_size: int = 128, loss: str = "nonsaturating", lr_g: float = 2e-4, lr_d: float = 2e-4,
+              betas: tuple[float, float] = (0.5, 0.999), d_steps: int = 1, gp_weight: float = 0.0,
+              r1_weight: float = 0.0, ema: nn.Module | None = None, ema_decay: float = 0.999,
+              generator: torch.Generator | list[torch.Generator] | None = None,
+              callback: Callable[[int], None] | None = None, callback_every: int | None = None,
+              progress: bool = False) -> dict[str, list]:
+    r"""Alternating GAN training: ``d_steps`` discriminator updates, then one generator update.
+
+    Each of the ``steps`` iterations runs ``d_steps`` times :func:`discriminator_step` (a fresh
+    real minibatch each time), then :func:`generator_step`, then, with ``ema``,
+    :func:`ema_update`: :math:`\bar\theta \leftarrow d\,\bar\theta + (1-d)\,\theta_G` with
+    :math:`d` = ``ema_decay``. The discriminator step uses ``fake.detach()``, so its backward pass
+    never reaches G. Two Adam optimizers (``lr_g``, ``lr_d``, ``betas``) are created here.
+
+    Batched players (``n_seeds`` on both, e.g. :class:`~genlib.models.BatchedGenerator` and
+    :class:`~genlib.models.BatchedMLP`) train all S members at once; one Adam over the batched
+    parameters is S independent Adams (see :mod:`genlib.models.batched`). With ``generator`` a list
+    of S generators, member s draws everything (its minibatch indices, its z, its ε) from
+    ``generator[s]`` in the order a run alone would, so member s equals the same model trained
+    alone (S = 1) with ``generator=generator[s]`` (``tests/test_gan_loop.py`` checks it). The
+    draws of one iteration, in order: for each D update the real minibatch, z, ε (only with
+    ``gp_weight``); then z of the G update.
+
+    Args:
+        gen: a generator with ``latent_dim`` and ``sample(n, generator=)`` (e.g.
+            :class:`~genlib.models.MLPGenerator`, or a :class:`~genlib.models.BatchedGenerator`).
+        disc: returns logits (B,) or (B, 1); (S, B, 1) for a batched model.
+        real: a tensor of real data (N, ...) (minibatches drawn uniformly with replacement, with
+            ``generator``; the tensor and the generator may be on any devices), or a function
+            called as ``real(n, generator=generator)`` that returns a batch of ``n``. For batched
+            models a tensor (N, d) from which every member draws its own minibatch (S, B, d)
+            (one (S, B) draw of indices from one generator, or (B,) from each of a list), or a
+            function called once with ``n = S·B`` (one generator) or once per member with
+            ``n = B`` and ``generator[s]`` (a list).
+        steps: generator updates.
+        batch_size: examples per update (per member for batched models).
+        loss: one of :data:`genlib.losses.GAN_LOSSES`.
+        lr_g, lr_d, betas: Adam's settings for G and D.
+        d_steps: discriminator updates before each generator update.
+        gp_weight: λ of the WGAN-GP penalty (0 = off).  r1_weight: γ/2 of the R1 penalty (0 = off).
+        ema: a copy of ``gen`` (``copy.deepcopy(gen)``), updated in place after every G update.
+        ema_decay: d of the running average, in [0, 1].
+        generator: drives every draw; for batched models also a list of S (one stream per member).
+        callback: called as ``callback(step)`` after every ``callback_every``-th generator update
+            (e.g. snapshots); ``callback_every`` is required with ``callback``.
+        progress: show a ``tqdm`` bar.
+
+    Returns:
+        history with per-step ``d_loss`` (the last discriminator update's, penalties included)
+        and ``g_loss``: floats, or lists of S floats for batched models.
+
+    Raises:
+        ValueError: for ``callback`` without a positive ``callback_every`` (it would never fire),
+            negative penalty weights, an unknown ``loss``, one batched and one plain player,
+            batched models with ``real`` not (N, d), a list of generators whose length is not S,
+            ``ema`` that is ``gen`` itself or has other parameter shapes, an ``ema_decay`` outside
+            [0, 1].  TypeError: a ``real`` that is neither a tensor nor callable, a list of
+            generators for plain modules.
+
+    Example:
+        >>> from genlib.models import BatchedGenerator, BatchedMLP, seeded_generators
+        >>> gen = BatchedGenerator(2, (8,), 2, seeds=[0, 1, 2])
+        >>> disc = BatchedMLP(2, (8,), 1, seeds=[10, 11, 12], activation="leaky_relu")
+        >>> hist = train_gan(gen, disc, torch.randn(100, 2), steps=4, batch_size=16,
+        ...                  generator=seeded_generators([0, 1, 2]))
+        >>> len(hist["g_loss"]), len(hist["g_loss"][0])  # steps, members
+        (4, 3)
+    """
+    n_seeds = _players(gen, disc)
+    _checks.positive_int(steps, "steps")
+    _checks.positive_int(d_steps, "d_steps")
+    _checks.positive_int(batch_size, "batch_size")
+    _gan_loss_args(loss, gp_weight, r1_weight)
+    generator = _generators(generator, n_seeds)
     if callback is not None:
         if not callable(callback):
             raise TypeError(f"expected callback to be callable, got {type(callback).__name__}")
@@ -264,40 +466,70 @@ def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[in
             raise ValueError("expected callback_every (a positive int) with callback, got None: "
                              "the callback would never be called")
         _checks.positive_int(callback_every, "callback_every")
+    if ema is not None:
+        if ema is gen:
+            raise ValueError("expected ema to be a copy of gen (copy.deepcopy(gen)), got gen itself")
+        _check_ema(ema, gen, ema_decay)
     device = _device_of(gen)
-    if isinstance(real, torch.Tensor):
-        data = _checks.tensor(real, "real", min_ndim=2)
-
-        def draw(n: int) -> torch.Tensor:
-            return data[randint(len(data), (n,), generator=generator, device=data.device)]
-    elif callable(real):
-        def draw(n: int) -> torch.Tensor:
-            return real(n, generator=generator)
-    else:
-        raise TypeError(f"expected real to be a tensor or a callable, got {type(real).__name__}")
+    draw = _real_sampler(real, n_seeds, generator)
     opt_g = torch.optim.Adam(gen.parameters(), lr=lr_g, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr_d, betas=betas)
-    hist: dict[str, list[float]] = {"d_loss": [], "g_loss": []}
+    hist: dict[str, list] = {"d_loss": [], "g_loss": []}
     gen.train(), disc.train()
     for step in _bar(range(steps), steps, progress, "GAN"):
         for _ in range(d_steps):
-            x = draw(batch_size).to(device)
-            fake = gen.sample(batch_size, generator=generator).detach()
-            d_loss = discriminator_loss(disc(x), disc(fake), kind=loss)
-            if gp_weight > 0:
-                d_loss = d_loss + gp_weight * gradient_penalty(disc, x, fake, generator=generator)
-            if r1_weight > 0:
-                d_loss = d_loss + r1_weight * r1_penalty(disc, x)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-        g_loss = generator_loss(disc(gen.sample(batch_size, generator=generator)), kind=loss)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        hist["d_loss"].append(d_loss.item())
-        hist["g_loss"].append(g_loss.item())
+            d_loss = discriminator_step(gen, disc, opt_d, draw(batch_size).to(device), loss=loss,
+                                        gp_weight=gp_weight, r1_weight=r1_weight, generator=generator)
+        g_loss = generator_step(gen, disc, opt_g, batch_size=batch_size, loss=loss, generator=generator)
+        if ema is not None:
+            ema_update(ema, gen, decay=ema_decay)
+        hist["d_loss"].append(d_loss.tolist())
+        hist["g_loss"].append(g_loss.tolist())
         if callback is not None and (step + 1) % callback_every == 0:
             callback(step + 1)
     gen.eval(), disc.eval()
     return hist
+
+
+def _check_ema(ema, gen, decay) -> None:
+    if not isinstance(ema, nn.Module):
+        raise TypeError(f"expected ema to be an nn.Module (a copy of gen), got {type(ema).__name__}")
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 <= decay <= 1.0:
+        raise ValueError(f"expected ema_decay in [0, 1], got {decay!r}")
+    shapes = [[tuple(p.shape) for p in m.parameters()] for m in (ema, gen)]
+    if shapes[0] != shapes[1]:
+        raise ValueError(f"expected ema with the parameters of gen, got shapes {shapes[0][:4]}... and "
+                         f"{shapes[1][:4]}...")
+
+
+def _real_sampler(real, n_seeds: int | None, generator) -> Callable[[int], torch.Tensor]:
+    """``draw(n)``: a plain (n, ...) batch, or (S, n, d) for batched models (see :func:`train_gan`)."""
+    per_member = isinstance(generator, list)
+    if isinstance(real, torch.Tensor):
+        data = _checks.tensor(real, "real", min_ndim=2)
+        if n_seeds is None:
+            def draw(n: int) -> torch.Tensor:
+                return data[randint(len(data), (n,), generator=generator, device=data.device)]
+        elif data.ndim != 2:
+            raise ValueError(f"expected real of shape (N, d) for batched models, got {tuple(data.shape)}")
+        elif per_member:
+            def draw(n: int) -> torch.Tensor:
+                return torch.stack([data[randint(len(data), (n,), generator=g, device=data.device)]
+                                    for g in generator])
+        else:
+            def draw(n: int) -> torch.Tensor:
+                return data[randint(len(data), (n_seeds, n), generator=generator, device=data.device)]
+    elif callable(real):
+        if n_seeds is None:
+            def draw(n: int) -> torch.Tensor:
+                return real(n, generator=generator)
+        elif per_member:
+            def draw(n: int) -> torch.Tensor:
+                return torch.stack([real(n, generator=g) for g in generator])
+        else:
+            def draw(n: int) -> torch.Tensor:
+                x = real(n_seeds * n, generator=generator)
+                return x.reshape(n_seeds, n, *x.shape[1:])
+    else:
+        raise TypeError(f"expected real to be a tensor or a callable, got {type(real).__name__}")
+    return draw

@@ -239,3 +239,70 @@ def test_fit_passes_the_generator_to_models_that_sample():
     assert {"loss", "recon", "kl", "elbo"} <= set(hist)
     again = _vae()
     assert train.fit(again, x, epochs=1, batch_size=64, generator=_g()) == hist  # reproducible
+
+
+# -- the GAN step functions and the batched loop: bad input -----------------------------------
+
+def _batched_players(seeds=(0, 1, 2)):
+    gen = models.BatchedGenerator(2, (8,), 2, seeds=list(seeds))
+    return gen, models.BatchedMLP(2, (8,), 1, seeds=[10 + s for s in seeds])
+
+
+@pytest.mark.parametrize("make, kwargs, exc, match", [
+    (_batched_players, {"generator": [_g(), _g()]}, ValueError, "list of 3 generators"),
+    (_batched_players, {"generator": [_g(), _g(), 3]}, TypeError, "torch.Generator"),
+    (_batched_players, {"generator": 3}, TypeError, "generator"),
+    (_players, {"generator": [_g()]}, TypeError, "batched models"),
+    (lambda: (_batched_players()[0], _players()[1]), {}, ValueError, "both plain modules or both batched"),
+    (lambda: (_batched_players()[0], _batched_players((0, 1))[1]), {}, ValueError, "n_seeds=3 and disc.n_seeds=2"),
+    (_players, {"ema_decay": 1.5, "ema": _players()[0]}, ValueError, "ema_decay"),
+    (_players, {"ema": models.MLPGenerator(2, 2)}, ValueError, "parameters of gen"),
+    (_players, {"ema": "gen"}, TypeError, "ema"),
+    (_batched_players, {"real": torch.zeros(50, 1, 2)}, ValueError, r"\(N, d\)"),
+])
+def test_train_gan_batched_bad_input(make, kwargs, exc, match):
+    gen, disc = make()
+    real = kwargs.pop("real", data.ring_of_gaussians(50, generator=_g())[0])
+    with pytest.raises(exc, match=match):
+        train.train_gan(gen, disc, real, steps=1, batch_size=8, **kwargs)
+
+
+def test_train_gan_rejects_gen_as_its_own_ema():
+    gen, disc = _players()
+    with pytest.raises(ValueError, match="copy of gen"):
+        train.train_gan(gen, disc, torch.zeros(8, 2), steps=1, batch_size=4, ema=gen)
+
+
+def test_train_gan_batched_callable_real_is_called_once_or_per_member():
+    calls = []
+
+    def real(n, generator=None):
+        calls.append((n, generator))
+        return torch.randn(n, 2, generator=generator)
+
+    gen, disc = _batched_players()
+    train.train_gan(gen, disc, real, steps=1, batch_size=8, generator=_g())
+    gens = models.seeded_generators([0, 1, 2])
+    train.train_gan(gen, disc, real, steps=1, batch_size=8, generator=gens)
+    assert [n for n, _ in calls] == [24, 8, 8, 8] and [g for _, g in calls[1:]] == gens
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda g, d, o: train.discriminator_step(g, d, o, torch.zeros(2, 8, 2), loss="hinge"), ValueError,
+     r"\(3, B, d\)"),
+    (lambda g, d, o: train.discriminator_step(g, d, o, torch.zeros(8, 2), loss="hinge"), ValueError, "3 dims"),
+    (lambda g, d, o: train.discriminator_step(g, d, o, torch.zeros(3, 8, 2), loss="wgan"), ValueError, "loss"),
+    (lambda g, d, o: train.discriminator_step(g, d, o, torch.zeros(3, 8, 2), loss="hinge", gp_weight=-1),
+     ValueError, "gp_weight"),
+    (lambda g, d, o: train.discriminator_step(g, d, "adam", torch.zeros(3, 8, 2), loss="hinge"), TypeError,
+     "opt_d"),
+    (lambda g, d, o: train.discriminator_step(g, d, o, torch.zeros(3, 8, 2), loss="hinge", generator=[_g()]),
+     ValueError, "list of 3"),
+    (lambda g, d, o: train.generator_step(g, d, o, batch_size=0, loss="hinge"), ValueError, "batch_size"),
+    (lambda g, d, o: train.generator_step(g, "disc", o, batch_size=4, loss="hinge"), TypeError, "nn.Module"),
+])
+def test_step_functions_bad_input(call, exc, match):
+    gen, disc = _batched_players()
+    opt = torch.optim.Adam(disc.parameters())
+    with pytest.raises(exc, match=match):
+        call(gen, disc, opt)

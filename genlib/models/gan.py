@@ -50,10 +50,13 @@ class MLPGenerator(nn.Module):
         return self.net(z).reshape(z.shape[0], *self.output_shape)
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw ``n`` samples (with gradients; wrap in ``torch.no_grad()`` to evaluate)."""
+        """Draw ``n`` samples (with gradients; wrap in ``torch.no_grad()`` to evaluate).
+
+        z is drawn in the parameters' dtype and on their device.
+        """
         _checks.positive_int(n, "n")
-        device = next(self.parameters()).device
-        return self(randn(n, self.latent_dim, generator=generator, device=device))
+        p = next(self.parameters())
+        return self(randn(n, self.latent_dim, generator=generator, device=p.device, dtype=p.dtype))
 
 
 class MLPDiscriminator(nn.Module):
