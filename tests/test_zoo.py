@@ -287,7 +287,7 @@ def test_bad_arguments(cache, kwargs, error, match):
 
 def test_unregistered_name_is_refused_before_anything_is_written(cache):
     with pytest.raises(ValueError, match="VERSIONS"):
-        zoo.get_or_train("mnist_gan", build=_build, train=Counter(), config=CONFIG)
+        zoo.get_or_train("mnist_unlisted", build=_build, train=Counter(), config=CONFIG)
     assert not cache.exists()
 
 
@@ -477,3 +477,109 @@ def test_named_entries_reject_bad_latent_dim(entry, bad, error):
     """The same error types as every other genlib check (_checks.positive_int)."""
     with pytest.raises(error, match="latent_dim"):
         getattr(zoo, entry)(bad)
+
+
+# -- the MNIST GAN (a tiny config trains for real, in well under a second) -------------------
+
+TINY_GAN = {"latent_dim": 4, "g_hidden_dims": [8], "d_hidden_dims": [8], "steps": 3, "batch_size": 8}
+
+
+@pytest.fixture
+def tiny_gan(cache, monkeypatch):
+    """mnist_gan with a tiny config, and a count of the train_gan calls it makes."""
+    import genlib.train
+
+    monkeypatch.setattr(zoo, "_MNIST_GAN", {**zoo._MNIST_GAN, **TINY_GAN})
+    calls = []
+    real = genlib.train.train_gan
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(genlib.train, "train_gan", counting)
+    return calls
+
+
+def test_mnist_gan_trains_once_then_loads(tiny_gan):
+    from genlib.models import MLPDiscriminator, MLPGenerator
+
+    first = zoo.mnist_gan()
+    second = zoo.mnist_gan()
+    assert len(tiny_gan) == 1  # the second call loaded the file
+    assert _same_weights(first, second)
+    for gan in (first, second):
+        assert isinstance(gan, zoo.GANPair) and not gan.training
+        assert isinstance(gan.generator, MLPGenerator) and isinstance(gan.discriminator, MLPDiscriminator)
+        assert gan.latent_dim == TINY_GAN["latent_dim"]
+        assert len(gan.history["d_loss"]) == len(gan.history["g_loss"]) == TINY_GAN["steps"]
+    assert first.history == second.history
+    with torch.no_grad():
+        x = second.sample(5, generator=torch.Generator().manual_seed(0))
+        logits = second.discriminator(x)
+    assert x.shape == (5, 1, 28, 28) and x.min() >= -1 and x.max() <= 1  # tanh output
+    assert logits.shape == (5,)
+    real = tiny_gan[0]
+    assert real["steps"] == TINY_GAN["steps"] and real["batch_size"] == TINY_GAN["batch_size"]
+
+
+def test_mnist_gan_trains_on_data_in_minus_one_one(cache, monkeypatch):
+    import genlib.train
+
+    monkeypatch.setattr(zoo, "_MNIST_GAN", {**zoo._MNIST_GAN, **TINY_GAN})
+    seen = {}
+
+    def spy(gen, disc, real, **kwargs):
+        seen.update(min=real.min().item(), max=real.max().item(), n=len(real))
+        return {"d_loss": [0.0], "g_loss": [0.0]}
+
+    monkeypatch.setattr(genlib.train, "train_gan", spy)
+    zoo.mnist_gan()
+    assert seen == {"min": -1.0, "max": 1.0, "n": 4000}
+
+
+def test_mnist_gan_is_deterministic_and_seeded(tiny_gan):
+    first = zoo.mnist_gan()
+    assert zoo.clear("mnist_gan") == 2
+    torch.manual_seed(999)  # the caller's global seed does not matter
+    again = zoo.mnist_gan()
+    assert len(tiny_gan) == 2 and _same_weights(first, again)
+    other = zoo.mnist_gan(seed=1)
+    assert len(tiny_gan) == 3 and not _same_weights(first, other)
+    assert len(list(zoo.cache_dir().glob("mnist_gan-*.pt"))) == 2
+
+
+def test_mnist_gan_config(monkeypatch):
+    """The book's config and architecture (training it is the notebooks' job)."""
+    seen = {}
+
+    def fake(name, *, build, train, config, seed, device):
+        seen.update(name=name, config=config, seed=seed)
+        return build()
+
+    monkeypatch.setattr(zoo, "get_or_train", fake)
+    gan = zoo.mnist_gan()
+    assert seen["name"] == "mnist_gan" and "mnist_gan" in zoo.VERSIONS
+    assert seen["seed"] == seen["config"]["seed"] == 0
+    for k in ("latent_dim", "g_hidden_dims", "d_hidden_dims", "steps", "batch_size", "lr_g", "lr_d", "betas",
+              "loss"):
+        assert k in seen["config"]
+    n_g = sum(p.numel() for p in gan.generator.parameters())
+    n_d = sum(p.numel() for p in gan.discriminator.parameters())
+    assert (n_g, n_d) == (64 * 256 + 256 + 256 * 512 + 512 + 512 * 784 + 784,
+                          784 * 512 + 512 + 512 * 256 + 256 + 256 + 1)
+    assert isinstance(gan.generator.net[-1], nn.Tanh)
+    assert zoo.mnist_gan(seed=3) is not None and seen["seed"] == seen["config"]["seed"] == 3
+
+
+@pytest.mark.parametrize("bad, error", [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("0", TypeError)])
+def test_mnist_gan_rejects_a_bad_seed(bad, error):
+    with pytest.raises(error, match="seed"):
+        zoo.mnist_gan(seed=bad)
+
+
+def test_gan_pair_rejects_non_modules():
+    with pytest.raises(TypeError, match="generator"):
+        zoo.GANPair(3, nn.Linear(2, 1))
+    with pytest.raises(TypeError, match="discriminator"):
+        zoo.GANPair(nn.Linear(2, 1), "D")
