@@ -42,6 +42,7 @@ run: $(STAMP)
 
 cheatsheet: $(STAMP)
 	$(BIN)/python -m tools.nb cheatsheet
+	$(BIN)/python -m tools.nb practice
 
 clean:
 	rm -rf _build

@@ -13,6 +13,8 @@ that fails it:
 - nothing overflows sideways at 390 px with every dropdown open;
 - a chapter's follow-up dropdown opens on a click and shows its answer;
 - search finds "ELBO" and "变分自编码器";
+- a chapter's download menu fetches its notebook (.ipynb), and the practice page's link
+  downloads the Anki deck;
 - axe-core reports no serious or critical accessibility violation (beyond ``KNOWN_AXE``).
 
 A summary of every page (timings, axe findings) is written to ``_build/browser-report.json``.
@@ -45,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "_build" / "browser-report.json"
 DROPDOWN_PAGE = "book/q01_vae_principle.html"
 CODE_PAGE = "book/q19_vae_code.html"  # axe checks the contrast of highlighted code here
+PRACTICE_PAGE = "book/practice.html"  # links the Anki deck
 SEARCHES = {"ELBO": 3, "变分自编码器": 1}  # query -> at least this many result pages
 # Serious or critical axe-core violations that are known and accepted: {rule: {page, ...}}.
 # Empty: none is accepted. Minor and moderate ones are reported in REPORT, not asserted.
@@ -94,6 +97,10 @@ def site(tmp_path_factory):
             report["from_disk"] = browser.inspect(page, disk)
             report["dropdown"] = browser.open_dropdown(page, base + DROPDOWN_PAGE)
             report["search"] = {q: browser.search(page, base, q) for q in SEARCHES}
+            report["ipynb"] = browser.notebook_download(page, base + DROPDOWN_PAGE)
+            report["deck"] = browser.file_download(
+                page, base + PRACTICE_PAGE, "a[download]"
+            )
         finally:
             chrome.close()
     report["build_s"] = round(t_build, 1)
@@ -209,6 +216,19 @@ def test_search_finds(site, query):
     hits = site["search"][query]
     assert len(hits) >= SEARCHES[query], f"search for {query!r} found {hits}"
     assert any(h.startswith("book/q") for h in hits), f"no chapter among {hits}"
+
+
+def test_chapter_downloads_as_a_notebook(site):
+    d = site["ipynb"]
+    assert d["label"] == ".ipynb" and d["status"] == 200, d
+    assert d.get("nbformat") == 4 and d["title"].startswith("# Q1 "), d
+    assert d["outputs"] > 0, f"the downloaded notebook is not the executed one: {d}"
+
+
+def test_practice_page_downloads_the_anki_deck(site):
+    d = site["deck"]
+    assert d["name"] == "gm30-flashcards.apkg", d
+    assert d["head"] == "504b0304" and d["bytes"] > 10_000, f"not an .apkg (zip): {d}"
 
 
 def test_no_serious_accessibility_violations(site):

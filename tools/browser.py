@@ -307,6 +307,37 @@ def open_dropdown(page, url: str, *, section: str = "follow-up-questions") -> di
     }
 
 
+def notebook_download(page, url: str) -> dict:
+    """Open the page's download menu as a reader would and fetch its ``.ipynb`` entry."""
+    page.goto(url, wait_until="load")
+    page.locator(".dropdown-download-buttons button.dropdown-toggle").click()
+    link = page.locator(".dropdown-download-buttons a.btn-download-source-button")
+    link.wait_for(state="visible", timeout=5_000)
+    href = link.evaluate("a => a.href")  # absolute
+    response = page.request.get(href)
+    out = {"href": href, "label": link.inner_text().strip(), "status": response.status}
+    try:
+        nb = json.loads(response.body())
+        out["nbformat"] = nb.get("nbformat")
+        out["title"] = "".join(nb["cells"][0]["source"]).splitlines()[0]
+        out["outputs"] = sum(len(c.get("outputs", [])) for c in nb["cells"])
+    except (ValueError, KeyError, IndexError) as err:
+        out["error"] = repr(err)
+    return out
+
+
+def file_download(page, url: str, selector: str) -> dict:
+    """Click the link ``selector`` on ``url`` and report the file the browser downloads."""
+    page.goto(url, wait_until="load")
+    link = page.locator(selector).first
+    with page.expect_download(timeout=10_000) as info:
+        link.click()
+    download = info.value
+    data = Path(download.path()).read_bytes()
+    return {"name": download.suggested_filename, "bytes": len(data), "head": data[:4].hex(),
+            "text": link.inner_text().strip()}
+
+
 def search(page, base: str, query: str, *, timeout_ms: int = 20_000) -> list[str]:
     """The result links the book's search page lists for ``query``."""
     from urllib.parse import quote

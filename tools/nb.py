@@ -5,6 +5,7 @@ Usage (from the repository root, inside the project's virtual environment)::
     python -m tools.nb run book/q01_vae_principle.ipynb [more.ipynb ...]   # execute in place
     python -m tools.nb new q05_discriminator "How does the discriminator work?" "原题：..."
     python -m tools.nb cheatsheet            # regenerate book/cheatsheet.md from the chapters
+    python -m tools.nb practice              # regenerate book/practice.md (questions, follow-ups)
     python -m tools.nb api                   # regenerate book/api.md from genlib's docstrings
     python -m tools.nb glossary              # regenerate book/glossary.md from book/data/glossary.yml
 
@@ -337,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("cheatsheet", help="regenerate book/cheatsheet.md")
     sub.add_parser("api", help="regenerate book/api.md")
     sub.add_parser("glossary", help="regenerate book/glossary.md from book/data/glossary.yml")
+    sub.add_parser("practice", help="regenerate book/practice.md (questions and follow-ups)")
     args = parser.parse_args(argv)
     if args.cmd == "run":
         for p in args.paths:
@@ -347,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         from tools import rules
 
         print(rules.write_glossary())
+    elif args.cmd == "practice":
+        from tools import practice
+
+        (BOOK / "practice.md").write_text(practice.practice_text(), encoding="utf-8")
+        print(BOOK / "practice.md")
     elif args.cmd == "api":
         (BOOK / "api.md").write_text(api_text(), encoding="utf-8")
         print(BOOK / "api.md")
