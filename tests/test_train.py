@@ -306,3 +306,10 @@ def test_step_functions_bad_input(call, exc, match):
     opt = torch.optim.Adam(disc.parameters())
     with pytest.raises(exc, match=match):
         call(gen, disc, opt)
+
+
+def test_step_functions_need_a_generator_with_sample():
+    _, disc = _batched_players()
+    net = models.BatchedMLP(2, (8,), 2, seeds=[0, 1, 2])  # a BatchedMLP has no sample()
+    with pytest.raises(TypeError, match="sample"):
+        train.generator_step(net, disc, torch.optim.Adam(net.parameters()), batch_size=4, loss="hinge")
