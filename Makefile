@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: book test unit notebooks browser install run cheatsheet clean
+.PHONY: book test unit notebooks browser install run cheatsheet colab-check pdf clean
 
 install: $(STAMP)
 
@@ -43,6 +43,18 @@ run: $(STAMP)
 cheatsheet: $(STAMP)
 	$(BIN)/python -m tools.nb cheatsheet
 	$(BIN)/python -m tools.nb practice
+
+## the whole book as one PDF (_build/latex/gm30-book.pdf, also copied next to the HTML); needs
+## xelatex and CJK fonts: apt-get install texlive-xetex texlive-latex-extra texlive-lang-chinese
+## latexmk fonts-noto-cjk fonts-freefont-otf
+pdf: $(STAMP)
+	$(BIN)/jupyter-book build . --builder pdflatex
+	mkdir -p _build/html/downloads
+	cp _build/latex/gm30-book.pdf _build/html/downloads/
+
+## genlib's wheel with the newest torch and numpy (as Colab would have): unit tests and two chapters
+colab-check:
+	bash scripts/colab_check.sh
 
 clean:
 	rm -rf _build
