@@ -395,11 +395,21 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     The gradient is taken w.r.t. the critic's *input*; the result is differentiable w.r.t. the
     critic's parameters (``create_graph=True``). Multiply by λ (10 in the paper) yourself.
 
+    **The critic must treat examples independently.** The per-example gradients are read off
+    one backward pass of :math:`\sum_b D(\hat x_b)`, which equals
+    :math:`\nabla D(\hat x_b)` at :math:`\hat x_b` only if output b depends on input b
+    alone. A critic that couples the examples of a batch (BatchNorm in training mode,
+    minibatch standard deviation, PacGAN packing, attention across the batch) makes each
+    "gradient" include the other examples' terms, and the penalty is then not the WGAN-GP
+    penalty; no error is raised. Use layer or no normalisation in the critic (as
+    Gulrajani et al. do), or compute the gradients per example yourself.
+
     With ``members=True`` the critic is a batched model of S members (e.g.
     :class:`~genlib.models.batched.BatchedMLP`, (S, B, d) -> (S, B, 1)); the inputs are
     (S, B, ...) and each member's penalty is the mean over its own batch, a (S,) result. The
     members share no input, so :math:`\nabla_{\hat x}\sum_{s,b} D_s(\hat x_{s,b})` at
-    :math:`\hat x_{s,b}` is :math:`\nabla D_s(\hat x_{s,b})` alone. ε is drawn as one (S, B, 1)
+    :math:`\hat x_{s,b}` is :math:`\nabla D_s(\hat x_{s,b})` alone, provided that within each
+    member, too, no output depends on another example (see above). ε is drawn as one (S, B, 1)
     tensor from ``generator``, or, with a list of S generators, member s's (B, 1) from
     ``generator[s]``: exactly the draw of the plain penalty run alone with that generator.
 
@@ -454,6 +464,12 @@ def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tenso
 
     Multiply by γ/2 yourself. With ``members=True`` the critic is a batched model of S members,
     ``real`` is (S, B, ...) and the result is each member's mean over its own batch, (S,) (see
+    :func:`gradient_penalty`).
+
+    **The critic must treat examples independently** (also with ``members=True``): the
+    per-example gradients come from one backward pass of the summed outputs, which is each
+    example's own gradient only when no output depends on another example. BatchNorm in
+    training mode, minibatch standard deviation or PacGAN packing break this silently (see
     :func:`gradient_penalty`).
 
     Args:

@@ -248,6 +248,11 @@ def _generators(generator, n_seeds: int | None):
     return _generator_list(generator, n_seeds)
 
 
+def _stream(stream, generator, n_seeds: int | None):
+    """``stream`` checked like ``generator``, or ``generator`` itself when ``stream`` is None."""
+    return generator if stream is None else _generators(stream, n_seeds)
+
+
 def _gan_loss_args(loss: str, gp_weight, r1_weight) -> None:
     _checks.choice(loss, "loss", GAN_LOSSES)
     for value, what in ((gp_weight, "gp_weight"), (r1_weight, "r1_weight")):
@@ -262,7 +267,9 @@ def _optimizer(opt, name: str) -> None:
 
 def discriminator_step(gen: nn.Module, disc: nn.Module, opt_d: torch.optim.Optimizer, real_batch: torch.Tensor,
                        *, loss: str, gp_weight: float = 0.0, r1_weight: float = 0.0,
-                       generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
+                       generator: torch.Generator | list[torch.Generator] | None = None,
+                       latent_generator: torch.Generator | list[torch.Generator] | None = None,
+                       penalty_generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
     r"""One discriminator (critic) update on a real batch and as many fresh fakes.
 
     .. math::
@@ -271,9 +278,12 @@ def discriminator_step(gen: nn.Module, disc: nn.Module, opt_d: torch.optim.Optim
         + \gamma\,\mathbb E_x\big[\|\nabla D(x)\|_2^2\big],
 
     then ``opt_d.zero_grad(set_to_none=True)``, ``backward()``, ``opt_d.step()``. The fakes are
-    ``gen.sample(B, generator=generator).detach()`` (sg = stop-gradient): the backward pass never
-    reaches G, so G's ``.grad`` is left exactly as it was. Random draws, in this order: z, then
-    ε of the gradient penalty.
+    ``gen.sample(B, generator=latent_generator).detach()`` (sg = stop-gradient): the backward
+    pass never reaches G, so G's ``.grad`` is left exactly as it was. Random draws, in this
+    order: z (from ``latent_generator``), then ε of the gradient penalty (from
+    ``penalty_generator``, only with ``gp_weight > 0``). Both default to ``generator``: by
+    default the two come from one stream, so turning the penalty on shifts every later draw of
+    that stream; pass separate streams for one-factor controls (see :func:`train_gan`).
 
     Batched players (``gen`` and ``disc`` with ``n_seeds``, e.g.
     :class:`~genlib.models.BatchedGenerator` and :class:`~genlib.models.BatchedMLP`) train all
@@ -289,7 +299,12 @@ def discriminator_step(gen: nn.Module, disc: nn.Module, opt_d: torch.optim.Optim
         loss: one of :data:`genlib.losses.GAN_LOSSES`.
         gp_weight: λ of :func:`~genlib.losses.gradient_penalty` (0 = off).
         r1_weight: γ/2 of :func:`~genlib.losses.r1_penalty` (0 = off).
-        generator: draws z and ε; for batched models also a list of S (one stream per member).
+        generator: draws z and ε unless the two streams below are given; for batched models
+            also a list of S (one stream per member).
+        latent_generator: draws z; ``None`` (default) means ``generator``.
+        penalty_generator: draws the gradient penalty's ε; ``None`` (default) means
+            ``generator``. ``None`` always means "use ``generator``": while ``generator`` is
+            set, one stream alone cannot be sent to the global RNG.
 
     Returns:
         :math:`L_D` with its penalties, detached: a scalar, or (S,) for batched models.
@@ -314,6 +329,8 @@ def discriminator_step(gen: nn.Module, disc: nn.Module, opt_d: torch.optim.Optim
     _optimizer(opt_d, "opt_d")
     _gan_loss_args(loss, gp_weight, r1_weight)
     generator = _generators(generator, n_seeds)
+    z_gen = _stream(latent_generator, generator, n_seeds)
+    eps_gen = _stream(penalty_generator, generator, n_seeds)
     members = n_seeds is not None
     if members:
         _checks.tensor(real_batch, "real_batch", ndim=3)
@@ -324,10 +341,10 @@ def discriminator_step(gen: nn.Module, disc: nn.Module, opt_d: torch.optim.Optim
     else:
         _checks.tensor(real_batch, "real_batch", min_ndim=2)
         batch = real_batch.shape[0]
-    fake = gen.sample(batch, generator=generator).detach()
+    fake = gen.sample(batch, generator=z_gen).detach()
     d_loss = discriminator_loss(disc(real_batch), disc(fake), kind=loss, members=members)
     if gp_weight > 0:
-        d_loss = d_loss + gp_weight * gradient_penalty(disc, real_batch, fake, generator=generator,
+        d_loss = d_loss + gp_weight * gradient_penalty(disc, real_batch, fake, generator=eps_gen,
                                                        members=members)
     if r1_weight > 0:
         d_loss = d_loss + r1_weight * r1_penalty(disc, real_batch, members=members)
@@ -338,7 +355,8 @@ def discriminator_step(gen: nn.Module, disc: nn.Module, opt_d: torch.optim.Optim
 
 
 def generator_step(gen: nn.Module, disc: nn.Module, opt_g: torch.optim.Optimizer, *, batch_size: int,
-                   loss: str, generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
+                   loss: str, generator: torch.Generator | list[torch.Generator] | None = None,
+                   latent_generator: torch.Generator | list[torch.Generator] | None = None) -> torch.Tensor:
     r"""One generator update through the current discriminator.
 
     .. math:: L_G = \text{generator\_loss}\big(D(G(z))\big),\qquad z\sim\mathcal N(0, I)
@@ -356,6 +374,8 @@ def generator_step(gen: nn.Module, disc: nn.Module, opt_g: torch.optim.Optimizer
         batch_size: fakes per update (per member for batched models).
         loss: one of :data:`genlib.losses.GAN_LOSSES`.
         generator: draws z; for batched models also a list of S (one stream per member).
+        latent_generator: draws z instead of ``generator``; ``None`` (default) means
+            ``generator`` (the keyword matches :func:`discriminator_step`'s).
 
     Returns:
         :math:`L_G`, detached: a scalar, or (S,) for batched models.
@@ -378,8 +398,9 @@ def generator_step(gen: nn.Module, disc: nn.Module, opt_g: torch.optim.Optimizer
     _checks.positive_int(batch_size, "batch_size")
     _gan_loss_args(loss, 0.0, 0.0)
     generator = _generators(generator, n_seeds)
+    z_gen = _stream(latent_generator, generator, n_seeds)
     members = n_seeds is not None
-    g_loss = generator_loss(disc(gen.sample(batch_size, generator=generator)), kind=loss, members=members)
+    g_loss = generator_loss(disc(gen.sample(batch_size, generator=z_gen)), kind=loss, members=members)
     params = [p for p in gen.parameters() if p.requires_grad]
     opt_g.zero_grad(set_to_none=True)
     (g_loss.sum() if members else g_loss).backward(inputs=params)
@@ -392,6 +413,9 @@ def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[in
               betas: tuple[float, float] = (0.5, 0.999), d_steps: int = 1, gp_weight: float = 0.0,
               r1_weight: float = 0.0, ema: nn.Module | None = None, ema_decay: float = 0.999,
               generator: torch.Generator | list[torch.Generator] | None = None,
+              data_generator: torch.Generator | list[torch.Generator] | None = None,
+              latent_generator: torch.Generator | list[torch.Generator] | None = None,
+              penalty_generator: torch.Generator | list[torch.Generator] | None = None,
               callback: Callable[[int], None] | None = None, callback_every: int | None = None,
               progress: bool = False) -> dict[str, list]:
     r"""Alternating GAN training: ``d_steps`` discriminator updates, then one generator update.
@@ -410,6 +434,25 @@ def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[in
     alone (S = 1) with ``generator=generator[s]`` (``tests/test_gan_loop.py`` checks it). The
     draws of one iteration, in order: for each D update the real minibatch, z, ε (only with
     ``gp_weight``); then z of the G update.
+
+    **Random streams.** By default all of these come from the one stream ``generator``, so
+    turning the gradient penalty on, or changing ``d_steps``, shifts every later minibatch and
+    z. For controls that change exactly one factor give each kind of draw its own stream:
+    ``data_generator`` (minibatch indices, or the ``generator=`` passed to a callable
+    ``real``), ``latent_generator`` (z of the D and the G updates) and ``penalty_generator``
+    (ε of the gradient penalty). Each defaults to ``generator``; with all three given,
+    ``generator`` is not used. With separate streams, turning the gradient penalty on (or
+    changing its weight) leaves every minibatch and every z exactly as they were (only ε is
+    added, from its own stream; ``tests/test_gan_loop.py`` checks it); ``d_steps`` still
+    changes how many minibatches and z each iteration consumes.
+
+    **Callback and modes.** The players train in training mode. For the callback, ``gen`` and
+    ``disc`` (and ``ema``, if given) are switched to eval mode and then restored (the players
+    to training mode, ``ema`` to the mode it had), so a callback that samples sees a
+    BatchNorm generator's running statistics (and does not update them), dropout off, and a
+    spectrally normalised :class:`~genlib.models.BatchedMLP` without a power-iteration step.
+    For players without BatchNorm, dropout or spectral norm (e.g. the MLPs of genlib) eval
+    and training mode compute the same outputs, so this changes no result.
 
     Speed, on the book's 2-core CPU (torch 2.13), for the 2-D GAN (G 2→128→128→2, D
     2→128→128→1, batch 256, non-saturating loss, one D and one G update): 2.7 ms per step for
@@ -436,14 +479,23 @@ def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[in
         gp_weight: λ of the WGAN-GP penalty (0 = off).  r1_weight: γ/2 of the R1 penalty (0 = off).
         ema: a copy of ``gen`` (``copy.deepcopy(gen)``), updated in place after every G update.
         ema_decay: d of the running average, in [0, 1].
-        generator: drives every draw; for batched models also a list of S (one stream per member).
+        generator: drives every draw not given its own stream below; for batched models also a
+            list of S (one stream per member).
+        data_generator: draws the real minibatches; ``None`` (default) means ``generator``.
+        latent_generator: draws z (D and G updates); ``None`` (default) means ``generator``.
+        penalty_generator: draws the gradient penalty's ε; ``None`` (default) means
+            ``generator``. Each of the three may be a list of S for batched models, like
+            ``generator``.
         callback: called as ``callback(step)`` after every ``callback_every``-th generator update
-            (e.g. snapshots); ``callback_every`` is required with ``callback``.
+            (e.g. snapshots), with the models in eval mode (see above); ``callback_every`` is
+            required with ``callback``.
         progress: show a ``tqdm`` bar.
 
     Returns:
-        history with per-step ``d_loss`` (the last discriminator update's, penalties included)
-        and ``g_loss``: floats, or lists of S floats for batched models.
+        history with per-step ``d_loss`` and ``g_loss``: floats, or lists of S floats for
+        batched models. **``d_loss`` holds only the last of the ``d_steps`` discriminator
+        losses of each iteration** (penalties included); the ``d_steps - 1`` earlier ones are
+        not recorded (loop over :func:`discriminator_step` yourself to keep them all).
 
     Raises:
         ValueError: for ``callback`` without a positive ``callback_every`` (it would never fire),
@@ -468,6 +520,9 @@ def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[in
     _checks.positive_int(batch_size, "batch_size")
     _gan_loss_args(loss, gp_weight, r1_weight)
     generator = _generators(generator, n_seeds)
+    data_gen = _stream(data_generator, generator, n_seeds)
+    z_gen = _stream(latent_generator, generator, n_seeds)
+    eps_gen = _stream(penalty_generator, generator, n_seeds)
     if callback is not None:
         if not callable(callback):
             raise TypeError(f"expected callback to be callable, got {type(callback).__name__}")
@@ -480,7 +535,7 @@ def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[in
             raise ValueError("expected ema to be a copy of gen (copy.deepcopy(gen)), got gen itself")
         _check_ema(ema, gen, ema_decay)
     device = _device_of(gen)
-    draw = _real_sampler(real, n_seeds, generator)
+    draw = _real_sampler(real, n_seeds, data_gen)
     opt_g = torch.optim.Adam(gen.parameters(), lr=lr_g, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr_d, betas=betas)
     hist: dict[str, list] = {"d_loss": [], "g_loss": []}
@@ -488,14 +543,25 @@ def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[in
     for step in _bar(range(steps), steps, progress, "GAN"):
         for _ in range(d_steps):
             d_loss = discriminator_step(gen, disc, opt_d, draw(batch_size).to(device), loss=loss,
-                                        gp_weight=gp_weight, r1_weight=r1_weight, generator=generator)
-        g_loss = generator_step(gen, disc, opt_g, batch_size=batch_size, loss=loss, generator=generator)
+                                        gp_weight=gp_weight, r1_weight=r1_weight, generator=generator,
+                                        latent_generator=z_gen, penalty_generator=eps_gen)
+        g_loss = generator_step(gen, disc, opt_g, batch_size=batch_size, loss=loss, generator=generator,
+                                latent_generator=z_gen)
         if ema is not None:
             ema_update(ema, gen, decay=ema_decay)
         hist["d_loss"].append(d_loss.tolist())
         hist["g_loss"].append(g_loss.tolist())
         if callback is not None and (step + 1) % callback_every == 0:
-            callback(step + 1)
+            ema_training = ema.training if ema is not None else None
+            for m in (gen, disc, ema):
+                if m is not None:
+                    m.eval()
+            try:
+                callback(step + 1)
+            finally:
+                gen.train(), disc.train()
+                if ema is not None:
+                    ema.train(ema_training)
     gen.eval(), disc.eval()
     return hist
 

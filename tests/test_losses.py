@@ -264,3 +264,23 @@ def test_member_gradient_penalty_and_r1_equal_each_members_plain_penalty():
 def test_member_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("coupled", [False, True])
+def test_penalties_need_a_critic_without_coupling_between_examples(coupled):
+    """The documented caveat: the penalties read per-example gradients off one backward pass of the
+    summed outputs; with BatchNorm (training mode) in the critic, that is not each example's own."""
+    torch.manual_seed(0)
+    layers = [torch.nn.Linear(2, 8)] + ([torch.nn.BatchNorm1d(8)] if coupled else []) + [torch.nn.Tanh(),
+                                                                                           torch.nn.Linear(8, 1)]
+    critic = torch.nn.Sequential(*layers).double().train()
+    x = torch.randn(6, 2, dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(lambda t: critic(t).squeeze(1), x)  # (B, B, 2)
+    own = torch.stack([jac[b, b] for b in range(len(x))])  # ∇_{x_b} D(x)_b
+    expected = own.pow(2).sum(1).mean()
+    if coupled:
+        assert (jac.sum(0) - own).abs().max() > 1e-3  # other examples' terms leak in
+        assert not torch.isclose(losses.r1_penalty(critic, x), expected)
+    else:
+        torch.testing.assert_close(losses.r1_penalty(critic, x), expected)
+        torch.testing.assert_close(losses.r1_penalty(critic, x[None], members=True)[0], expected)
