@@ -39,6 +39,7 @@ def test_every_question_and_follow_up_is_on_the_page_under_its_difficulty():
 
 def test_glued_values_point_at_their_chapter():
     page = practice.practice_text()
+    assert "{glue:md}" not in page  # myst-nb cannot paste markdown from another page: inlined
     for m in re.finditer(r"\{glue(?::[a-z]+)?\}`([^`]+)`", page):
         doc, sep, key = m.group(1).partition("::")
         assert sep and (nbtools.BOOK / doc).exists(), m.group(0)

@@ -60,6 +60,7 @@ class Chapter:
     answer_zh: str  # 面试回答
     follow_ups: list[FollowUp] = field(default_factory=list)
     glue: dict[str, str] = field(default_factory=dict)  # name -> text/plain of the value
+    glue_md: dict[str, str] = field(default_factory=dict)  # name -> text/markdown, if glued as such
 
     @property
     def name(self) -> str:
@@ -70,14 +71,13 @@ class Chapter:
         return self.title.split(" ", 1)[0]  # "Q5"
 
 
-def _glue_values(nb) -> dict[str, str]:
+def _glue_values(nb, mime: str = "text/plain") -> dict[str, str]:
     out = {}
     for cell in nb.cells:
         for o in cell.get("outputs", []):
             meta = o.get("metadata", {}).get("scrapbook")
-            if meta:
-                prefix = meta["mime_prefix"]
-                out[meta["name"]] = o["data"].get(prefix + "text/plain", "")
+            if meta and meta["mime_prefix"] + mime in o["data"]:
+                out[meta["name"]] = o["data"][meta["mime_prefix"] + mime]
     return out
 
 
@@ -110,7 +110,8 @@ def chapters() -> list[Chapter]:
         for line in nb.cells[0].source.splitlines():
             if line.startswith("原题"):
                 original = line.split("：", 1)[-1].strip()
-        out.append(Chapter(stem, title, original, english, chinese, _follow_ups(nb), _glue_values(nb)))
+        out.append(Chapter(stem, title, original, english, chinese, _follow_ups(nb), _glue_values(nb),
+                           _glue_values(nb, "text/markdown")))
     return out
 
 
@@ -125,6 +126,11 @@ def _paste_from(chapter: Chapter, text: str) -> str:
         if kind in (None, "text"):
             key, _, fmt = body.partition(":")
             return f"{{glue:text}}`{chapter.name}.ipynb::{key}:{fmt or 's'}`"
+        if kind == "md":  # myst-nb's glue:md cannot paste from another page: inline the value
+            key = body.partition(":")[0]
+            if key not in chapter.glue_md:
+                raise ValueError(f"{chapter.stem}: glued markdown {key!r} not found")
+            return chapter.glue_md[key]
         return f"{{glue:{kind}}}`{chapter.name}.ipynb::{body}`"
 
     # a glued figure cannot be pasted from another page (myst-nb's glue:figure has no :doc:):
@@ -214,7 +220,7 @@ def _plain(chapter: Chapter, text: str) -> str:
         if value is None:
             raise ValueError(f"{chapter.stem}: glued value {key!r} not found")
         if m.group(1) == "md":
-            return _format_glue(value, "").strip("'\"")
+            return chapter.glue_md.get(key, value.strip("'\""))
         return _format_glue(value, fmt).strip("'") if fmt else value.strip("'")
 
     def cite(m: re.Match) -> str:
