@@ -71,16 +71,6 @@ class Chapter:
         return self.title.split(" ", 1)[0]  # "Q5"
 
 
-def _glue_values(nb, mime: str = "text/plain") -> dict[str, str]:
-    out = {}
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            meta = o.get("metadata", {}).get("scrapbook")
-            if meta and meta["mime_prefix"] + mime in o["data"]:
-                out[meta["name"]] = o["data"][meta["mime_prefix"] + mime]
-    return out
-
-
 def _follow_ups(nb) -> list[FollowUp]:
     text = "\n\n".join(c.source for c in rules._section(nb, "## Follow-up questions")
                        if c.cell_type == "markdown")
@@ -110,8 +100,8 @@ def chapters() -> list[Chapter]:
         for line in nb.cells[0].source.splitlines():
             if line.startswith("原题"):
                 original = line.split("：", 1)[-1].strip()
-        out.append(Chapter(stem, title, original, english, chinese, _follow_ups(nb), _glue_values(nb),
-                           _glue_values(nb, "text/markdown")))
+        out.append(Chapter(stem, title, original, english, chinese, _follow_ups(nb),
+                           rules.glued_values(nb), rules.glued_values(nb, "text/markdown")))
     return out
 
 

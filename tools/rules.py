@@ -150,6 +150,17 @@ def citation_problems(nb) -> list[str]:
             for m in _NOUN_CITE.finditer(_markdown(nb))]
 
 
+def glued_values(nb, mime: str = "text/plain") -> dict[str, str]:
+    """name -> the stored ``mime`` representation of every value glued with that mime."""
+    out = {}
+    for cell in _code_cells(nb):
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook", {})
+            if meta.get("name") and meta.get("mime_prefix", "") + mime in o.get("data", {}):
+                out[meta["name"]] = o["data"][meta["mime_prefix"] + mime]
+    return out
+
+
 def glued_names(nb) -> list[str]:
     names = []
     for cell in _code_cells(nb):
