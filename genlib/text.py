@@ -251,6 +251,19 @@ def encode(sentences, *, length: int | None = None, device: torch.device | str |
     return out.to(device) if device is not None else out
 
 
+def _check_ids(ids, vocab_size: int, *, min_length: int) -> torch.Tensor:
+    """``ids`` checked: an integer tensor (N, length >= min_length) with values in [0, vocab_size)."""
+    _checks.tensor(ids, "ids", floating=False)
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"expected ids to be an integer tensor, got dtype {ids.dtype}")
+    if ids.ndim != 2 or ids.shape[1] < min_length:
+        raise ValueError(f"expected ids of shape (N, length >= {min_length}), got {tuple(ids.shape)}")
+    if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(f"expected ids in [0, {vocab_size - 1}], got values in "
+                         f"[{ids.min().item()}, {ids.max().item()}]")
+    return ids
+
+
 def decode(ids: torch.Tensor) -> list[tuple[str, ...]]:
     """Rows of ids back to sentences: a leading ``<bos>`` is dropped, a row ends at its first
     ``<eos>`` or ``<pad>``; any other special token inside is kept (so the checker rejects it).
@@ -259,14 +272,7 @@ def decode(ids: torch.Tensor) -> list[tuple[str, ...]]:
         >>> decode(encode(["the cat sleeps", "two dogs run"]))
         [('the', 'cat', 'sleeps'), ('two', 'dogs', 'run')]
     """
-    ids = _checks.tensor(ids, "ids", floating=False)
-    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-        raise TypeError(f"expected ids to be an integer tensor, got dtype {ids.dtype}")
-    if ids.ndim != 2:
-        raise ValueError(f"expected ids of shape (N, length), got {tuple(ids.shape)}")
-    if ids.numel() and (ids.min() < 0 or ids.max() >= len(VOCAB)):
-        raise ValueError(f"expected ids in [0, {len(VOCAB) - 1}], got values in "
-                         f"[{ids.min().item()}, {ids.max().item()}]")
+    ids = _check_ids(ids, len(VOCAB), min_length=0)
     out = []
     for row in ids.tolist():
         if row and row[0] == BOS:
@@ -375,18 +381,6 @@ def gumbel_softmax(logits: torch.Tensor, *, tau: float = 1.0, hard: bool = False
 
 # --- a maximum-likelihood baseline -----------------------------------------------------------
 
-def _model_ids(ids, vocab_size: int) -> torch.Tensor:
-    _checks.tensor(ids, "ids", ndim=2, floating=False)
-    if ids.is_floating_point() or ids.dtype == torch.bool:
-        raise TypeError(f"expected ids to be an integer tensor, got dtype {ids.dtype}")
-    if ids.shape[1] < 2:
-        raise ValueError(f"expected ids of shape (N, length >= 2), got {tuple(ids.shape)}")
-    if ids.min() < 0 or ids.max() >= vocab_size:
-        raise ValueError(f"expected ids in [0, {vocab_size - 1}], got values in [{ids.min().item()}, "
-                         f"{ids.max().item()}]")
-    return ids
-
-
 class GRULanguageModel(nn.Module):
     """Embedding -> GRU -> linear logits over the vocabulary, trained by maximum likelihood.
 
@@ -423,7 +417,7 @@ class GRULanguageModel(nn.Module):
         self.out = nn.Linear(hidden_dim, vocab_size)
 
     def forward(self, ids: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        ids = _model_ids(ids, self.vocab_size)
+        ids = _check_ids(ids, self.vocab_size, min_length=2)
         h, _ = self.gru(self.embed(ids[:, :-1]), h0)
         return self.out(h)
 
