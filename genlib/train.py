@@ -12,12 +12,12 @@ import torch
 from torch import nn
 
 from genlib import _checks
-from genlib._random import randint
+from genlib._random import randint, randn
 from genlib.data import batches
 from genlib.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
 __all__ = ["train_vae", "fit", "train_autoencoder", "train_gan", "discriminator_step", "generator_step",
-           "evaluate_vae", "ema_update", "VAL_SEED"]
+           "train_cgan", "evaluate_vae", "ema_update", "VAL_SEED"]
 
 
 def _bar(iterable, total: int, progress: bool, desc: str):
@@ -608,3 +608,146 @@ def _real_sampler(real, n_seeds: int | None, generator) -> Callable[[int], torch
     else:
         raise TypeError(f"expected real to be a tensor or a callable, got {type(real).__name__}")
     return draw
+
+
+def train_cgan(gen: nn.Module, disc: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int,
+               batch_size: int = 64, loss: str = "nonsaturating", lr_g: float = 2e-4, lr_d: float = 2e-4,
+               betas: tuple[float, float] = (0.5, 0.999), aux_weight: float = 1.0,
+               generator: torch.Generator | None = None, callback: Callable[[int], None] | None = None,
+               callback_every: int | None = None) -> dict[str, list]:
+    r"""Alternating training of a class-conditional GAN: one D update, then one G update.
+
+    ``gen`` is a :class:`~genlib.models.ConditionalMLPGenerator` (``gen(z, y)``) and ``disc`` a
+    :class:`~genlib.models.ConditionalMLPDiscriminator` (``disc.heads(x, y)``). Each step draws a
+    real minibatch :math:`(x_i, y_i)` uniformly with replacement, fake labels
+    :math:`\tilde y` uniformly over the classes and :math:`z \sim \mathcal N(0, I)`, and minimises
+
+    .. math::
+        L_D = \text{discriminator\_loss}\big(D(x, y), D(\operatorname{sg}[G(z, \tilde y)], \tilde y)\big)
+              + \lambda\,[\mathrm{CE}(C(x), y) + \mathrm{CE}(C(G(z, \tilde y)), \tilde y)]
+
+    then, with fresh :math:`z', \tilde y'`,
+
+    .. math::
+        L_G = \text{generator\_loss}\big(D(G(z', \tilde y'), \tilde y')\big)
+              + \lambda\,\mathrm{CE}(C(G(z', \tilde y')), \tilde y').
+
+    The bracketed cross-entropy terms (λ = ``aux_weight``, C = the classifier head) exist for
+    ``disc.mode == "acgan"`` only: AC-GAN's D learns to classify real *and* generated images
+    (as in Odena et al. 2017) and G is rewarded for images D classifies as the requested class.
+    For ``"concat"`` and ``"projection"`` the label acts only through D's logit. The draws of
+    one step, in order: minibatch indices, fake labels, z (D update); fake labels, z (G update),
+    all from ``generator``, so two runs with the same seed and different ``disc.mode`` see the
+    same data, labels and z.
+
+    Speed (2-core CPU, torch 2.13): G 74→256→512→784, D 794→512→256→1, batch 64: about 5 ms
+    per step.
+
+    Args:
+        gen, disc: the conditional players (same ``n_classes``).
+        x: real images (N, ...) on the models' device (scaled like the generator's output).
+        y: their int64 labels (N,).
+        steps: generator updates.
+        batch_size: real and fake examples per update.
+        loss: one of :data:`genlib.losses.GAN_LOSSES`.
+        lr_g, lr_d, betas: Adam's settings for G and D.
+        aux_weight: λ of the AC-GAN classification terms (used only with ``mode="acgan"``).
+        generator: drives every draw.
+        callback: called as ``callback(step)`` after every ``callback_every``-th step with both
+            players in eval mode (restored to training mode after).
+
+    Returns:
+        history with per-step ``d_loss`` and ``g_loss`` (the classification terms included), and
+        for AC-GAN also ``d_class`` and ``g_class`` (the cross-entropies alone).
+
+    Raises:
+        TypeError: players that are not the conditional classes, labels that are not int64.
+        ValueError: mismatched ``n_classes`` or batch lengths, labels out of range, an unknown
+            ``loss``, a negative ``aux_weight``, ``callback`` without ``callback_every``.
+
+    Example:
+        >>> from genlib.models import ConditionalMLPDiscriminator, ConditionalMLPGenerator
+        >>> g = ConditionalMLPGenerator(4, 3, 6, hidden_dims=(8,))
+        >>> d = ConditionalMLPDiscriminator(6, 3, hidden_dims=(8,), mode="acgan")
+        >>> x, y = torch.rand(30, 6) * 2 - 1, torch.arange(30) % 3
+        >>> hist = train_cgan(g, d, x, y, steps=3, batch_size=8, generator=torch.Generator().manual_seed(0))
+        >>> sorted(hist), len(hist["d_loss"])
+        (['d_class', 'd_loss', 'g_class', 'g_loss'], 3)
+    """
+    from genlib.models.conditional import ConditionalMLPDiscriminator, ConditionalMLPGenerator, _labels
+
+    if not isinstance(gen, ConditionalMLPGenerator):
+        raise TypeError(f"expected gen to be a ConditionalMLPGenerator, got {type(gen).__name__}")
+    if not isinstance(disc, ConditionalMLPDiscriminator):
+        raise TypeError(f"expected disc to be a ConditionalMLPDiscriminator, got {type(disc).__name__}")
+    if gen.n_classes != disc.n_classes:
+        raise ValueError(f"expected gen and disc with the same n_classes, got {gen.n_classes} and {disc.n_classes}")
+    _checks.positive_int(steps, "steps")
+    _checks.positive_int(batch_size, "batch_size")
+    _gan_loss_args(loss, 0.0, 0.0)
+    if isinstance(aux_weight, bool) or not isinstance(aux_weight, (int, float)) or not aux_weight >= 0:
+        raise ValueError(f"expected aux_weight >= 0, got {aux_weight!r}")
+    _checks.generator_arg(generator)
+    x = _checks.tensor(x, "x", min_ndim=2)
+    y = _labels(y, gen.n_classes, len(x))
+    if callback is not None:
+        if not callable(callback):
+            raise TypeError(f"expected callback to be callable, got {type(callback).__name__}")
+        if callback_every is None:
+            raise ValueError("expected callback_every (a positive int) with callback, got None: "
+                             "the callback would never be called")
+        _checks.positive_int(callback_every, "callback_every")
+    device = _device_of(gen)
+    x, y = x.to(device), y.to(device)
+    acgan = disc.mode == "acgan"
+    opt_g = torch.optim.Adam(gen.parameters(), lr=lr_g, betas=betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=lr_d, betas=betas)
+    g_params = [p for p in gen.parameters() if p.requires_grad]
+    hist: dict[str, list] = {"d_loss": [], "g_loss": []}
+    if acgan:
+        hist.update(d_class=[], g_class=[])
+    k, b, zd = gen.n_classes, batch_size, gen.latent_dim
+
+    def fakes() -> tuple[torch.Tensor, torch.Tensor]:
+        labels = randint(k, (b,), generator=generator, device=device)
+        z = randn(b, zd, generator=generator, device=device, dtype=x.dtype)
+        return gen(z, labels), labels
+
+    gen.train(), disc.train()
+    for step in range(steps):
+        idx = randint(len(x), (b,), generator=generator, device=device)
+        xr, yr = x[idx], y[idx]
+        fake, yf = fakes()
+        real_logit, real_cls = disc.heads(xr, yr)
+        fake_logit, fake_cls = disc.heads(fake.detach(), yf)
+        d_loss = discriminator_loss(real_logit, fake_logit, kind=loss)
+        if acgan:
+            d_class = torch.nn.functional.cross_entropy(real_cls, yr) + torch.nn.functional.cross_entropy(fake_cls, yf)
+            d_loss = d_loss + aux_weight * d_class
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+
+        fake, yf = fakes()
+        logit, cls = disc.heads(fake, yf)
+        g_loss = generator_loss(logit, kind=loss)
+        if acgan:
+            g_class = torch.nn.functional.cross_entropy(cls, yf)
+            g_loss = g_loss + aux_weight * g_class
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward(inputs=g_params)
+        opt_g.step()
+
+        hist["d_loss"].append(float(d_loss.detach()))
+        hist["g_loss"].append(float(g_loss.detach()))
+        if acgan:
+            hist["d_class"].append(float(d_class.detach()))
+            hist["g_class"].append(float(g_class.detach()))
+        if callback is not None and (step + 1) % callback_every == 0:
+            gen.eval(), disc.eval()
+            try:
+                callback(step + 1)
+            finally:
+                gen.train(), disc.train()
+    gen.eval(), disc.eval()
+    return hist
