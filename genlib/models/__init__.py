@@ -4,8 +4,10 @@ from genlib.models.autoencoder import Autoencoder
 from genlib.models.batched import BatchedGenerator, BatchedMLP, draw_per_seed, seeded_generators
 from genlib.models.gan import MLPDiscriminator, MLPGenerator
 from genlib.models.hmm import HMM
+from genlib.models.image2image import ImageToImageNet, PatchDiscriminator
 from genlib.models.linear_gaussian import LinearGaussian
 from genlib.models.vae import VAE, VAEOutput
 
 __all__ = ["VAE", "VAEOutput", "Autoencoder", "MLPGenerator", "MLPDiscriminator", "HMM", "LinearGaussian",
-           "BatchedMLP", "BatchedGenerator", "draw_per_seed", "seeded_generators"]
+           "BatchedMLP", "BatchedGenerator", "draw_per_seed", "seeded_generators",
+           "ImageToImageNet", "PatchDiscriminator"]
