@@ -7,13 +7,15 @@ Every chapter of the book imports it. Submodules, each importing only those abov
 - :mod:`genlib.image`    image degradations (down/upsampling, noise, edges, hole masks) and a
   sharpness measure (high-frequency energy)
 - :mod:`genlib.losses`   ELBO terms, Gaussian densities and KLs, GAN losses (pure functions)
-- :mod:`genlib.models`   VAE, autoencoder, GAN players, HMM, linear-Gaussian model
+- :mod:`genlib.models`   VAE, autoencoder, GAN players (plain, seed-batched and class-conditional),
+  image-to-image U-Net and PatchGAN discriminator, HMM, linear-Gaussian model
 - :mod:`genlib.train`    small training loops that return a history
 - :mod:`genlib.zoo`      trained models shared between chapters, cached on disk
 
 and, standing alone, :mod:`genlib.metrics` (FID/KID/IS/precision-recall, PSNR/SSIM, mode
-coverage, active units) and :mod:`genlib.plot` (figures with the book's colours; matplotlib is
-imported on first use).
+coverage, active units), :mod:`genlib.plot` (figures with the book's colours; matplotlib is
+imported on first use) and :mod:`genlib.text` (the text chapters' toy grammar with its exact
+likelihood and checker, text metrics, a small GRU language model).
 """
 
 from __future__ import annotations

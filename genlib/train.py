@@ -17,7 +17,7 @@ from genlib.data import batches
 from genlib.losses import GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
 __all__ = ["train_vae", "fit", "train_autoencoder", "train_gan", "discriminator_step", "generator_step",
-           "train_cgan", "evaluate_vae", "ema_update", "VAL_SEED"]
+           "train_cgan", "train_image_to_image", "evaluate_vae", "ema_update", "VAL_SEED"]
 
 
 def _bar(iterable, total: int, progress: bool, desc: str):
@@ -751,3 +751,6 @@ def train_cgan(gen: nn.Module, disc: nn.Module, x: torch.Tensor, y: torch.Tensor
                 gen.train(), disc.train()
     gen.eval(), disc.eval()
     return hist
+
+
+from genlib.train_image import train_image_to_image  # noqa: E402  (re-exported: genlib.train holds every loop)

@@ -221,7 +221,7 @@ def hygiene_problems(nb, name: str, *, toc: list[str] | None = None, size: int |
     return problems
 
 
-API_MODULES = ("genlib", "genlib.data", "genlib.nn", "genlib.models", "genlib.losses", "genlib.metrics", "genlib.text",
+API_MODULES = ("genlib", "genlib.data", "genlib.nn", "genlib.models", "genlib.losses", "genlib.metrics", "genlib.image", "genlib.text",
                "genlib.train", "genlib.plot", "genlib.zoo")
 
 
