@@ -137,3 +137,15 @@ def flat_batch(x, shape: tuple[int, ...], name: str = "x") -> torch.Tensor:
     if got != size:
         raise ValueError(f"expected {name} with {size} values each (shape {shape}), got shape {tuple(x.shape)}")
     return x.reshape(x.shape[0], -1)
+
+
+def callback(fn, every) -> None:
+    """A training loop's ``callback`` (None or callable) and its ``callback_every`` (a positive int)."""
+    if fn is None:
+        return
+    if not callable(fn):
+        raise TypeError(f"expected callback to be callable, got {type(fn).__name__}")
+    if every is None:
+        raise ValueError("expected callback_every (a positive int) with callback, got None: "
+                         "the callback would never be called")
+    positive_int(every, "callback_every")

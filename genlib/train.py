@@ -523,13 +523,7 @@ def train_gan(gen: nn.Module, disc: nn.Module, real: torch.Tensor | Callable[[in
     data_gen = _stream(data_generator, generator, n_seeds)
     z_gen = _stream(latent_generator, generator, n_seeds)
     eps_gen = _stream(penalty_generator, generator, n_seeds)
-    if callback is not None:
-        if not callable(callback):
-            raise TypeError(f"expected callback to be callable, got {type(callback).__name__}")
-        if callback_every is None:
-            raise ValueError("expected callback_every (a positive int) with callback, got None: "
-                             "the callback would never be called")
-        _checks.positive_int(callback_every, "callback_every")
+    _checks.callback(callback, callback_every)
     if ema is not None:
         if ema is gen:
             raise ValueError("expected ema to be a copy of gen (copy.deepcopy(gen)), got gen itself")
@@ -690,13 +684,7 @@ def train_cgan(gen: nn.Module, disc: nn.Module, x: torch.Tensor, y: torch.Tensor
     _checks.generator_arg(generator)
     x = _checks.tensor(x, "x", min_ndim=2)
     y = _labels(y, gen.n_classes, len(x))
-    if callback is not None:
-        if not callable(callback):
-            raise TypeError(f"expected callback to be callable, got {type(callback).__name__}")
-        if callback_every is None:
-            raise ValueError("expected callback_every (a positive int) with callback, got None: "
-                             "the callback would never be called")
-        _checks.positive_int(callback_every, "callback_every")
+    _checks.callback(callback, callback_every)
     device = _device_of(gen)
     x, y = x.to(device), y.to(device)
     acgan = disc.mode == "acgan"

@@ -192,13 +192,7 @@ def train_image_to_image(gen: nn.Module, disc: nn.Module | None, inputs: torch.T
                              f"masks, got {inputs.shape[1]}")
         masks = masks.to(inputs.device)
     generator = _generator_streams(generator, s)
-    if callback is not None:
-        if not callable(callback):
-            raise TypeError(f"expected callback to be callable, got {type(callback).__name__}")
-        if callback_every is None:
-            raise ValueError("expected callback_every (a positive int) with callback, got None: "
-                             "the callback would never be called")
-        _checks.positive_int(callback_every, "callback_every")
+    _checks.callback(callback, callback_every)
     stacked = s > 1
 
     def draw() -> torch.Tensor:
