@@ -21,15 +21,26 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## all tests: genlib's unit tests and docstring examples, notebook hygiene, and every chapter re-executed by nbval
+## all tests: genlib's unit tests and docstring examples, notebook hygiene, and every chapter
+## re-executed by nbval. The chapters run NB_WORKERS at a time (pytest-xdist, one notebook per
+## worker, one torch thread each: on two cores two single-threaded chapters side by side finish
+## sooner than one after the other with two threads each); NB_WORKERS=1 runs them one by one with
+## torch's default threads, as the per-chapter budgets are measured. JUNIT=prefix writes
+## prefix-unit.xml and prefix-notebooks.xml (read by tools/timings.py).
+NB_WORKERS ?= 2
+NB_PARALLEL := $(if $(filter-out 1,$(NB_WORKERS)),OMP_NUM_THREADS=1 MKL_NUM_THREADS=1)
+NB_XDIST := $(if $(filter-out 1,$(NB_WORKERS)),-n $(NB_WORKERS) --dist loadfile)
 test: $(STAMP)
-	$(BIN)/python -m pytest tests genlib book --doctest-modules $(PYTEST_NB) --durations=10 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests genlib --doctest-modules --durations=10 $(PYTEST_ARGS) $(if $(JUNIT),--junitxml=$(JUNIT)-unit.xml)
+	$(BIN)/python -m tools.warm_zoo
+	$(NB_PARALLEL) $(BIN)/python -m pytest book $(PYTEST_NB) $(NB_XDIST) --durations=10 $(PYTEST_ARGS) $(if $(JUNIT),--junitxml=$(JUNIT)-notebooks.xml)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests genlib --doctest-modules
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest book $(PYTEST_NB)
+	$(BIN)/python -m tools.warm_zoo
+	$(NB_PARALLEL) $(BIN)/python -m pytest book $(PYTEST_NB) $(NB_XDIST)
 
 ## the browser test alone (part of `make test`): builds the book into a temporary folder and
 ## checks every page in Debian's chromium (apt-get install chromium fonts-noto-cjk)

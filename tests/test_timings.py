@@ -58,3 +58,13 @@ def test_custom_ceiling_and_usage(tmp_path):
     assert _run(report, "--ceiling", 40).returncode == 1
     assert _run(report, "--ceiling", 60).returncode == 0
     assert _run().returncode == 2 and _run(report, "--ceiling").returncode == 2
+
+
+def test_several_reports_add_up(tmp_path):
+    """``make test`` writes one report for the unit tests and one for the chapters."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    out = _run(_report(a, 70.0, 30.0), _report(b, 60.0, 10.0))
+    assert out.returncode == 1  # q01: 70 + 60 s in all, over the ceiling; q02: 40 s
+    assert "q01_vae_principle.ipynb took 130.0 s" in out.stderr and "q02" not in out.stderr
+    assert "unit tests" in out.stdout and "4.0 s" in out.stdout
