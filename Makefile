@@ -30,10 +30,12 @@ book: $(STAMP)
 NB_WORKERS ?= 2
 NB_PARALLEL := $(if $(filter-out 1,$(NB_WORKERS)),OMP_NUM_THREADS=1 MKL_NUM_THREADS=1)
 NB_XDIST := $(if $(filter-out 1,$(NB_WORKERS)),-n $(NB_WORKERS) --dist loadfile)
+## The browser test (a few minutes, mostly chromium) runs in the second pytest run, beside the
+## chapters, listed first so that it starts first rather than trailing at the end.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests genlib --doctest-modules --durations=10 $(PYTEST_ARGS) $(if $(JUNIT),--junitxml=$(JUNIT)-unit.xml)
+	$(BIN)/python -m pytest tests genlib --doctest-modules --ignore=tests/test_browser.py --durations=10 $(PYTEST_ARGS) $(if $(JUNIT),--junitxml=$(JUNIT)-unit.xml)
 	$(BIN)/python -m tools.warm_zoo
-	$(NB_PARALLEL) $(BIN)/python -m pytest book $(PYTEST_NB) $(NB_XDIST) --durations=10 $(PYTEST_ARGS) $(if $(JUNIT),--junitxml=$(JUNIT)-notebooks.xml)
+	$(NB_PARALLEL) $(BIN)/python -m pytest tests/test_browser.py book $(PYTEST_NB) $(NB_XDIST) --durations=10 $(PYTEST_ARGS) $(if $(JUNIT),--junitxml=$(JUNIT)-notebooks.xml)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests genlib --doctest-modules
