@@ -1,4 +1,4 @@
-"""A synthetic language for the text chapters: a probabilistic grammar, its checker, text metrics, a GRU LM.
+"""A synthetic language for the text chapters: a probabilistic grammar, its checker, text metrics, a GRU LM, a sentence VAE.
 
 Real text needs a download; this language does not, and it has what real text lacks: an exact
 answer. Every sentence has exactly one derivation, so :func:`is_grammatical` decides
@@ -38,11 +38,12 @@ import torch
 from torch import nn
 
 from genlib import _checks
-from genlib._random import rand
+from genlib._random import rand, randn
+from genlib.losses import gaussian_kl
 
 __all__ = ["VOCAB", "PAD", "BOS", "EOS", "MAX_LEN", "sample_sentences", "is_grammatical", "log_prob",
            "encode", "decode", "grammaticality", "distinct_n", "novelty", "gumbel_softmax",
-           "GRULanguageModel"]
+           "GRULanguageModel", "SentenceVAE"]
 
 _DET = {"sg": ("a", "every", "the"), "pl": ("some", "two", "the")}
 _NOUN = {"sg": ("cat", "dog", "bird", "fox", "child", "teacher", "robot", "horse"),
@@ -458,3 +459,257 @@ class GRULanguageModel(nn.Module):
             out.append(tok)
             done |= tok[:, 0] == self.eos
         return torch.cat(out, dim=1)
+
+
+
+# --- a sentence VAE ---------------------------------------------------------------------------
+
+def _gru(x: torch.Tensor, h: torch.Tensor, w_ih, w_hh, b_ih, b_hh) -> torch.Tensor:
+    """A GRU layer for M members at once (the equations and gate order of ``torch.nn.GRU``).
+
+    x (M, N, L, E), h (M, N, H), w_ih (M, E, 3H), w_hh (M, H, 3H), b_ih, b_hh (M, 3H);
+    returns the states (M, N, L, H).
+    """
+    m, n, length, _ = x.shape
+    gi = torch.baddbmm(b_ih[:, None], x.reshape(m, n * length, -1), w_ih).reshape(m, n, length, -1)  # all steps
+    out = []
+    # unbind, not gi[:, :, t]: the backward of L slices would fill L full-size zero tensors
+    for i_r, i_z, i_n in zip(*(g.unbind(2) for g in gi.chunk(3, -1))):
+        gh = torch.baddbmm(b_hh[:, None], h, w_hh)  # (M, N, 3H)
+        h_r, h_z, h_n = gh.chunk(3, -1)
+        r, u = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+        n = torch.tanh(i_n + r * h_n)
+        h = n + u * (h - n)  # (1 - u) * n + u * h
+        out.append(h)
+    return torch.stack(out, dim=2)
+
+
+class SentenceVAE(nn.Module):
+    r"""A sentence VAE (Bowman et al. 2016): GRU encoder -> (mu, logvar) -> z -> GRU language model.
+
+    The encoder reads ``<bos> w1 ... wn <eos>`` and maps its state at ``<eos>`` to the mean and
+    log-variance of :math:`q(z\mid x)`; the decoder is a GRU language model (embedding -> GRU
+    -> logits, as :class:`GRULanguageModel`) whose initial state is :math:`h_0 = \tanh(W z + b)`.
+    :meth:`loss` is the negative ELBO with a KL weight and word dropout, the two knobs that
+    fight posterior collapse:
+
+    .. math::
+        \mathcal L = \mathbb E_{q(z\mid x)}\Big[-\sum_t \log p(w_t \mid \tilde w_{<t}, z)\Big]
+        + \beta\,\mathrm{KL}\big(q(z\mid x)\,\|\,\mathcal N(0, I)\big),
+
+    where :math:`\tilde w` is the decoder's input with each word replaced by ``<pad>`` with
+    probability ``word_dropout`` (the decoder never reads ``<pad>`` otherwise, so it plays
+    Bowman's ``<unk>``); the targets are always the true words and ``<bos>`` is never dropped.
+    With ``beta=1`` and ``word_dropout=0`` the loss is the negative ELBO (one z per sentence).
+
+    **Members.** ``members=M`` holds M independent VAEs (e.g. seeds) trained at once by batched
+    matrix products: every result gains a leading axis M, ids may be ``(N, L)`` (the same
+    sentences for every member) or ``(M, N, L)``, and :meth:`loss` returns each member's batch
+    means, shape ``(M,)``: sum them before ``backward()``. With ``members=1`` (the default)
+    there is no member axis anywhere. ``seeds`` (one int per member) makes member i's initial
+    weights those of ``torch.Generator().manual_seed(seeds[i])``, so two models built with the
+    same seeds start identical; without it the global torch RNG is used.
+
+    Args:
+        vocab_size: number of token ids (default ``len(VOCAB)``).
+        latent_dim: size of z.
+        embed_dim, hidden_dim: sizes of the embeddings and GRU states (encoder and decoder).
+        members: number of independent VAEs held.
+        seeds: optional, one seed per member for the initial weights.
+        pad, bos, eos: the special ids (defaults :data:`PAD`, :data:`BOS`, :data:`EOS`).
+
+    Example:
+        >>> import torch
+        >>> vae = SentenceVAE(latent_dim=8, seeds=[0])
+        >>> ids = encode(["the cat sleeps", "two dogs run"])
+        >>> parts = vae.loss(ids, beta=0.5, word_dropout=0.25, generator=torch.Generator().manual_seed(0))
+        >>> sorted(parts), parts["kl"].item() >= 0
+        (['kl', 'loss', 'recon'], True)
+        >>> vae.sample(3, generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([3, 14])
+        >>> three = SentenceVAE(latent_dim=8, members=3, seeds=[0, 1, 2])
+        >>> three.loss(ids)["loss"].shape, three.encode(ids)[0].shape
+        (torch.Size([3]), torch.Size([3, 2, 8]))
+    """
+
+    def __init__(self, vocab_size: int = len(VOCAB), *, latent_dim: int = 16, embed_dim: int = 32,
+                 hidden_dim: int = 64, members: int = 1, seeds: Sequence[int] | None = None,
+                 pad: int = PAD, bos: int = BOS, eos: int = EOS):
+        super().__init__()
+        self.vocab_size = _checks.positive_int(vocab_size, "vocab_size")
+        for name, v in (("pad", pad), ("bos", bos), ("eos", eos)):
+            if not 0 <= _checks.nonnegative_int(v, name) < vocab_size:
+                raise ValueError(f"expected {name} in [0, {vocab_size - 1}], got {v}")
+        self.pad, self.bos, self.eos = pad, bos, eos
+        self.latent_dim = _checks.positive_int(latent_dim, "latent_dim")
+        self.hidden_dim = h = _checks.positive_int(hidden_dim, "hidden_dim")
+        e = _checks.positive_int(embed_dim, "embed_dim")
+        self.members = m = _checks.positive_int(members, "members")
+        if seeds is not None:
+            if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+                raise TypeError(f"expected seeds to be a sequence of ints, got {type(seeds).__name__}")
+            seeds = [_checks.nonnegative_int(s, "each seed") for s in seeds]
+            if len(seeds) != m:
+                raise ValueError(f"expected {m} seeds (one per member), got {len(seeds)}")
+        shapes = {  # name: (shape per member, init: "normal" or the uniform bound 1/sqrt(fan))
+            "enc_embed": ((vocab_size, e), "normal"), "dec_embed": ((vocab_size, e), "normal"),
+            "enc_w_ih": ((e, 3 * h), h), "enc_w_hh": ((h, 3 * h), h),
+            "enc_b_ih": ((3 * h,), h), "enc_b_hh": ((3 * h,), h),
+            "dec_w_ih": ((e, 3 * h), h), "dec_w_hh": ((h, 3 * h), h),
+            "dec_b_ih": ((3 * h,), h), "dec_b_hh": ((3 * h,), h),
+            "stats_w": ((h, 2 * latent_dim), h), "stats_b": ((2 * latent_dim,), h),
+            "h0_w": ((latent_dim, h), latent_dim), "h0_b": ((h,), latent_dim),
+            "out_w": ((h, vocab_size), h), "out_b": ((vocab_size,), h),
+        }  # the initialisations of nn.Embedding, nn.GRU and nn.Linear
+        gens = [torch.Generator().manual_seed(s) for s in seeds] if seeds is not None else [None] * m
+        values = {k: [] for k in shapes}
+        for g in gens:  # member by member, so member i depends on seeds[i] only
+            for k, (shape, init) in shapes.items():
+                v = randn(*shape, generator=g) if init == "normal" else \
+                    (2 * rand(*shape, generator=g) - 1) / math.sqrt(init)
+                values[k].append(v)
+        for k in shapes:
+            setattr(self, k, nn.Parameter(torch.stack(values[k])))
+
+    # -- shapes ---------------------------------------------------------------------------------
+    def _ids(self, ids) -> torch.Tensor:
+        """ids (N, L) or (M, N, L) checked, as (M, N, L)."""
+        _checks.tensor(ids, "ids", floating=False)
+        if ids.ndim == 3 and ids.shape[0] != self.members:
+            raise ValueError(f"expected ids of shape (N, L) or ({self.members}, N, L), got {tuple(ids.shape)}")
+        if ids.ndim not in (2, 3):
+            raise ValueError(f"expected ids of shape (N, L) or ({self.members}, N, L), got {tuple(ids.shape)}")
+        _check_ids(ids.reshape(-1, ids.shape[-1]), self.vocab_size, min_length=2)
+        # drop trailing all-<pad> columns: the results do not change, the GRU loops get shorter
+        used = max(int((ids != self.pad).sum(-1).max()), 2)
+        ids = ids[..., :used]
+        return ids.expand(self.members, *ids.shape[-2:]) if ids.ndim == 2 else ids
+
+    def _z(self, z) -> torch.Tensor:
+        """z (N, D) or (M, N, D) checked, as (M, N, D)."""
+        z = _checks.tensor(z, "z", ndim=(2, 3))
+        if z.shape[-1] != self.latent_dim or (z.ndim == 3 and z.shape[0] != self.members):
+            raise ValueError(f"expected z of shape (N, {self.latent_dim}) or "
+                             f"({self.members}, N, {self.latent_dim}), got {tuple(z.shape)}")
+        return z.expand(self.members, *z.shape[-2:]) if z.ndim == 2 else z
+
+    def _out(self, t: torch.Tensor) -> torch.Tensor:
+        return t[0] if self.members == 1 else t
+
+    def _embed(self, table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        # (M, V, E), (M, N, L) -> (M, N, L, E): member m looks up its own table (one flat lookup)
+        offset = torch.arange(self.members, device=ids.device)[:, None, None] * self.vocab_size
+        return nn.functional.embedding(ids + offset, table.reshape(-1, table.shape[-1]))
+
+    # -- the model ------------------------------------------------------------------------------
+    def encode(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)``, each ``(N, latent_dim)`` (``(M, N, latent_dim)`` with members): q(z|x)
+        from the encoder's state at each row's last non-padding token (its ``<eos>``)."""
+        ids = self._ids(ids)
+        m, n, _ = ids.shape
+        h = _gru(self._embed(self.enc_embed, ids), ids.new_zeros((m, n, self.hidden_dim), dtype=self.h0_b.dtype),
+                 self.enc_w_ih, self.enc_w_hh, self.enc_b_ih, self.enc_b_hh)  # (M, N, L, H)
+        last = ((ids != self.pad).sum(-1).clamp(min=1) - 1)[..., None, None]  # (M, N, 1, 1)
+        h = h.gather(2, last.expand(-1, -1, 1, self.hidden_dim))[:, :, 0]  # (M, N, H)
+        mu, logvar = (torch.baddbmm(self.stats_b[:, None], h, self.stats_w)).chunk(2, dim=-1)
+        return self._out(mu), self._out(logvar)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, *,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        r""":math:`z = \mu + \sigma\odot\varepsilon`, :math:`\varepsilon\sim\mathcal N(0, I)` from ``generator``."""
+        eps = randn(*mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def initial_state(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's initial state ``tanh(W z + b)``: ``(N, hidden_dim)`` (``(M, N, hidden_dim)``)."""
+        return self._out(torch.tanh(torch.baddbmm(self.h0_b[:, None], self._z(z), self.h0_w)))
+
+    def _logits(self, inputs: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        # inputs (M, N, L), h0 (M, N, H) -> next-token logits (M, N, L, V)
+        h = _gru(self._embed(self.dec_embed, inputs), h0, self.dec_w_ih, self.dec_w_hh, self.dec_b_ih,
+                 self.dec_b_hh)
+        m, n, length, _ = h.shape
+        return torch.baddbmm(self.out_b[:, None], h.reshape(m, n * length, -1), self.out_w).reshape(m, n, length, -1)
+
+    def log_likelihood(self, ids: torch.Tensor, z: torch.Tensor, *, word_dropout: float = 0.0,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(N,)`` (``(M, N)``): log p(x | z) in nats (``<eos>`` included, padding excluded), the
+        decoder reading its input with word dropout at rate ``word_dropout``. The dropout's
+        uniform draws are made whatever the rate (from ``generator``), so runs that differ only
+        in the rate consume the same random numbers."""
+        ids = self._ids(ids)
+        if isinstance(word_dropout, bool) or not isinstance(word_dropout, (int, float)):
+            raise TypeError(f"expected word_dropout to be a number, got {type(word_dropout).__name__}")
+        if not 0.0 <= word_dropout <= 1.0:
+            raise ValueError(f"expected word_dropout in [0, 1], got {word_dropout}")
+        _checks.generator_arg(generator)
+        words = (ids != self.pad) & (ids != self.bos) & (ids != self.eos)
+        drop = rand(*ids.shape, generator=generator, device=ids.device) < word_dropout
+        inputs = torch.where(words & drop, torch.full_like(ids, self.pad), ids)
+        logits = self._logits(inputs[..., :-1], torch.tanh(torch.baddbmm(self.h0_b[:, None], self._z(z), self.h0_w)))
+        lp = torch.log_softmax(logits, dim=-1).gather(-1, ids[..., 1:, None]).squeeze(-1)  # (M, N, L - 1)
+        return self._out((lp * (ids[..., 1:] != self.pad)).sum(-1))
+
+    def loss(self, ids: torch.Tensor, *, beta: float = 1.0, word_dropout: float = 0.0,
+             generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Batch means ``{"loss": recon + beta * kl, "recon": -log p(x|z), "kl": KL(q(z|x) || p(z))}``
+        with one z per sentence (scalars; ``(M,)`` with members). ``generator`` draws z, then
+        the word-dropout positions."""
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+            raise TypeError(f"expected beta to be a number, got {type(beta).__name__}")
+        if not beta >= 0:
+            raise ValueError(f"expected beta >= 0, got {beta}")
+        _checks.generator_arg(generator)
+        mu, logvar = self.encode(ids)
+        z = self.reparameterize(mu, logvar, generator=generator)
+        recon = -self.log_likelihood(ids, z, word_dropout=word_dropout, generator=generator).mean(-1)
+        kl = gaussian_kl(mu.reshape(-1, self.latent_dim), logvar.reshape(-1, self.latent_dim),
+                         reduction="none").reshape(mu.shape[:-1]).mean(-1)
+        return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, *, greedy: bool = False, temperature: float = 1.0,
+                 max_len: int = MAX_LEN + 1, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sentences decoded from codes ``z`` (``(N, latent_dim)`` or ``(M, N, latent_dim)``): ids
+        ``(N, max_len + 1)`` (``(M, N, max_len + 1)``) starting with ``<bos>``, ``<pad>`` after
+        ``<eos>``. ``greedy`` takes the most likely word at every step (deterministic); otherwise
+        words are sampled (at ``temperature``) from ``generator``."""
+        z = self._z(z)
+        _checks.positive_int(max_len, "max_len")
+        _checks.positive_float(temperature, "temperature")
+        _checks.generator_arg(generator)
+        m, n, _ = z.shape
+        h = torch.tanh(torch.baddbmm(self.h0_b[:, None], z, self.h0_w))  # (M, N, H)
+        tok = torch.full((m, n, 1), self.bos, dtype=torch.int64, device=z.device)
+        out, done = [tok], torch.zeros(m, n, dtype=torch.bool, device=z.device)
+        for _ in range(max_len):
+            h = _gru(self._embed(self.dec_embed, tok), h, self.dec_w_ih, self.dec_w_hh, self.dec_b_ih,
+                     self.dec_b_hh)[:, :, -1]
+            logits = torch.baddbmm(self.out_b[:, None], h, self.out_w)  # (M, N, V)
+            if greedy:
+                tok = logits.argmax(-1, keepdim=True)
+            else:  # inverse-CDF sampling with the caller's generator, on any device
+                probs = torch.softmax(logits / temperature, dim=-1)
+                u = rand(m, n, 1, generator=generator, device=z.device, dtype=probs.dtype)
+                tok = (probs.cumsum(-1) < u).sum(-1, keepdim=True).clamp(max=self.vocab_size - 1)
+            tok = torch.where(done[..., None], torch.full_like(tok, self.pad), tok)
+            out.append(tok)
+            done |= tok[..., 0] == self.eos
+        return self._out(torch.cat(out, dim=-1))
+
+    @torch.no_grad()
+    def sample(self, n: int, *, greedy: bool = False, temperature: float = 1.0,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` sentences per member: z ~ N(0, I), then :meth:`generate` (both from ``generator``)."""
+        _checks.positive_int(n, "n")
+        _checks.generator_arg(generator)
+        z = randn(self.members, n, self.latent_dim, generator=generator, device=self.h0_w.device)
+        return self.generate(z, greedy=greedy, temperature=temperature, generator=generator)
+
+    @torch.no_grad()
+    def reconstruct(self, ids: torch.Tensor, *, greedy: bool = True,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        """Each sentence encoded to its posterior mean and decoded again (greedy by default)."""
+        mu, _ = self.encode(ids)
+        return self.generate(mu, greedy=greedy, generator=generator)

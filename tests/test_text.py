@@ -239,3 +239,143 @@ def test_lm_bad_input():
         text.GRULanguageModel(10, pad=10)
     with pytest.raises(ValueError):
         lm.sample(0)
+
+
+# --- SentenceVAE ---------------------------------------------------------------------------------
+
+def _ids(n=6, seed=0):
+    return text.encode(text.sample_sentences(n, generator=torch.Generator().manual_seed(seed)))
+
+
+def test_sentence_vae_shapes_with_and_without_members():
+    ids = _ids()
+    one = text.SentenceVAE(latent_dim=5, hidden_dim=16, embed_dim=8, seeds=[0])
+    mu, logvar = one.encode(ids)
+    assert mu.shape == logvar.shape == (6, 5)
+    parts = one.loss(ids, generator=torch.Generator().manual_seed(0))
+    assert all(v.shape == () for v in parts.values())
+    assert one.sample(4, generator=torch.Generator().manual_seed(0)).shape == (4, text.MAX_LEN + 2)
+    assert one.reconstruct(ids).shape == (6, text.MAX_LEN + 2)
+    three = text.SentenceVAE(latent_dim=5, hidden_dim=16, embed_dim=8, members=3, seeds=[0, 1, 2])
+    assert three.encode(ids)[0].shape == (3, 6, 5)
+    assert three.encode(ids.expand(3, -1, -1))[0].shape == (3, 6, 5)
+    assert three.loss(ids)["kl"].shape == (3,)
+    z = torch.zeros(3, 4, 5)
+    assert three.generate(z, greedy=True).shape == (3, 4, text.MAX_LEN + 2)
+    assert three.log_likelihood(ids, torch.zeros(6, 5)).shape == (3, 6)
+
+
+def test_sentence_vae_kl_is_the_gaussian_kl_and_nonnegative():
+    ids = _ids(20)
+    vae = text.SentenceVAE(latent_dim=4, hidden_dim=16, seeds=[3])
+    with torch.no_grad():
+        vae.stats_b.add_(torch.randn(vae.stats_b.shape, generator=torch.Generator().manual_seed(0)))
+    parts = vae.loss(ids, beta=0.3, generator=torch.Generator().manual_seed(1))
+    mu, logvar = vae.encode(ids)
+    q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    # implementation check: the KL against torch.distributions, the loss = recon + beta * kl
+    assert torch.allclose(parts["kl"], torch.distributions.kl_divergence(q, p).sum(-1).mean(), atol=1e-5)
+    assert torch.allclose(parts["loss"], parts["recon"] + 0.3 * parts["kl"])
+    assert parts["kl"] >= 0 and parts["recon"] > 0  # theorem: a KL and a -log of probabilities
+
+
+def test_sentence_vae_gru_and_decoder_match_torch_gru_and_the_language_model():
+    ids = _ids(8)
+    vae = text.SentenceVAE(latent_dim=3, hidden_dim=12, embed_dim=6, seeds=[4])
+    lm = text.GRULanguageModel(embed_dim=6, hidden_dim=12)
+    with torch.no_grad():
+        lm.embed.weight.copy_(vae.dec_embed[0])
+        lm.gru.weight_ih_l0.copy_(vae.dec_w_ih[0].T)
+        lm.gru.weight_hh_l0.copy_(vae.dec_w_hh[0].T)
+        lm.gru.bias_ih_l0.copy_(vae.dec_b_ih[0])
+        lm.gru.bias_hh_l0.copy_(vae.dec_b_hh[0])
+        lm.out.weight.copy_(vae.out_w[0].T)
+        lm.out.bias.copy_(vae.out_b[0])
+    z = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+    h0 = vae.initial_state(z)[None]  # (1, N, H), as nn.GRU wants it
+    # implementation check: the hand-written batched GRU decoder is nn.GRU's language model
+    assert torch.allclose(vae.log_likelihood(ids, z), lm.log_prob(ids, h0), atol=1e-5)
+    # ... and the encoder's GRU too, read at each row's <eos>
+    gru = torch.nn.GRU(6, 12, batch_first=True)
+    with torch.no_grad():
+        for name, mine in (("weight_ih_l0", vae.enc_w_ih[0].T), ("weight_hh_l0", vae.enc_w_hh[0].T),
+                           ("bias_ih_l0", vae.enc_b_ih[0]), ("bias_hh_l0", vae.enc_b_hh[0])):
+            getattr(gru, name).copy_(mine)
+        h, _ = gru(torch.nn.functional.embedding(ids, vae.enc_embed[0]))
+        last = h[torch.arange(8), (ids != text.PAD).sum(1) - 1]
+        mu = last @ vae.stats_w[0, :, :3] + vae.stats_b[0, :3]
+    assert torch.allclose(vae.encode(ids)[0], mu, atol=1e-5)
+
+
+def test_sentence_vae_word_dropout_rate():
+    ids = _ids(30)
+    vae = text.SentenceVAE(latent_dim=4, hidden_dim=16, seeds=[5])
+    z = torch.randn(30, 4, generator=torch.Generator().manual_seed(0))
+
+    def ll(rate, seed=1):
+        return vae.log_likelihood(ids, z, word_dropout=rate, generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(ll(0.0), vae.log_likelihood(ids, z))  # rate 0: the words are read
+    # rate 1: the decoder reads <bos> and <pad> only, whatever the words were
+    words = (ids != text.PAD) & (ids != text.BOS) & (ids != text.EOS)
+    blind = torch.where(words, torch.full_like(ids, text.PAD), ids)
+    logits = vae._logits(blind[None, :, :-1], torch.tanh(z @ vae.h0_w[0] + vae.h0_b[0])[None])[0]
+    manual = (torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None])[..., 0] * (ids[:, 1:] != text.PAD)).sum(1)
+    assert torch.allclose(ll(1.0), manual, atol=1e-5)  # implementation check
+    half = ll(0.5)
+    assert not torch.allclose(half, ll(0.0)) and not torch.allclose(half, ll(1.0))
+    assert torch.equal(half, ll(0.5)) and not torch.equal(half, ll(0.5, seed=2))
+    # the rate is the fraction of words dropped: count rows whose likelihood changed at rate 0.05
+    # (a row changes iff one of its words was dropped: P = 1 - 0.95^words)
+    ids_many = _ids(4000, seed=3)
+    z_many = torch.zeros(4000, 4)
+    base = vae.log_likelihood(ids_many, z_many)
+    low = vae.log_likelihood(ids_many, z_many, word_dropout=0.05, generator=torch.Generator().manual_seed(0))
+    n_words = ((ids_many != text.PAD) & (ids_many != text.BOS) & (ids_many != text.EOS)).sum(1)
+    # the last word is input to the <eos> prediction only, so it counts too (words = inputs)
+    expected = (1 - 0.95 ** n_words.double()).mean().item()
+    changed = (~torch.isclose(low, base, atol=1e-6)).double().mean().item()
+    assert abs(changed - expected) < 0.03, (changed, expected)  # binomial sd ~0.007
+
+
+def test_sentence_vae_is_seeded_and_members_equal_solo_models():
+    ids = _ids(10)
+    a = text.SentenceVAE(latent_dim=4, hidden_dim=16, members=3, seeds=[7, 8, 9])
+    b = text.SentenceVAE(latent_dim=4, hidden_dim=16, members=3, seeds=[7, 8, 9])
+    solo = text.SentenceVAE(latent_dim=4, hidden_dim=16, seeds=[8])
+    for (name, pa), pb, ps in zip(a.named_parameters(), b.parameters(), solo.parameters()):
+        assert torch.equal(pa, pb) and torch.equal(pa[1], ps[0]), name
+    la = a.loss(ids, word_dropout=0.3, generator=torch.Generator().manual_seed(0))["loss"]
+    lb = b.loss(ids, word_dropout=0.3, generator=torch.Generator().manual_seed(0))["loss"]
+    assert torch.equal(la, lb)
+    z = torch.randn(10, 4, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(a.log_likelihood(ids, z)[1], solo.log_likelihood(ids, z), atol=1e-5)
+    sa = a.sample(50, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(sa, b.sample(50, generator=torch.Generator().manual_seed(2)))
+    assert not torch.equal(sa, a.sample(50, generator=torch.Generator().manual_seed(3)))
+    assert not torch.equal(a.enc_w_ih[0], a.enc_w_ih[1])  # members differ
+    ended = (sa == text.EOS).cumsum(-1) > 0
+    assert (sa[ended & (sa != text.EOS)] == text.PAD).all()  # <pad> after <eos>
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda v: v.encode(torch.zeros(2, 5)), TypeError),
+    (lambda v: v.encode(torch.tensor([[1, 999]])), ValueError),
+    (lambda v: v.encode(torch.ones(2, 2, 5, dtype=torch.int64)), ValueError),  # 2 members, model has 3
+    (lambda v: v.loss(_ids(), beta=-1.0), ValueError),
+    (lambda v: v.loss(_ids(), beta="1"), TypeError),
+    (lambda v: v.loss(_ids(), word_dropout=1.5), ValueError),
+    (lambda v: v.loss(_ids(), word_dropout=None), TypeError),
+    (lambda v: v.loss(_ids(), generator=0), TypeError),
+    (lambda v: v.generate(torch.zeros(4, 7)), ValueError),
+    (lambda v: v.generate(torch.zeros(4, 4), temperature=0.0), ValueError),
+    (lambda v: v.sample(0), ValueError),
+    (lambda v: text.SentenceVAE(members=3, seeds=[1, 2]), ValueError),
+    (lambda v: text.SentenceVAE(seeds=3), TypeError),
+    (lambda v: text.SentenceVAE(latent_dim=0), ValueError),
+])
+def test_sentence_vae_bad_input(call, error):
+    vae = text.SentenceVAE(latent_dim=4, hidden_dim=8, members=3, seeds=[0, 1, 2])
+    with pytest.raises(error):
+        call(vae)
