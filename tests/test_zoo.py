@@ -583,3 +583,23 @@ def test_gan_pair_rejects_non_modules():
         zoo.GANPair(3, nn.Linear(2, 1))
     with pytest.raises(TypeError, match="discriminator"):
         zoo.GANPair(nn.Linear(2, 1), "D")
+
+
+def test_mnist_vae_seed_reaches_the_cache_key_and_the_minibatch_order(monkeypatch):
+    seen = {}
+
+    def fake(name, *, build, train, config, seed, device):
+        seen.update(config=config, seed=seed)
+        return build()
+
+    monkeypatch.setattr(zoo, "get_or_train", fake)
+    zoo.mnist_vae(20)
+    assert seen["seed"] == seen["config"]["seed"] == 0  # the book's VAE
+    zoo.mnist_vae(20, seed=2)
+    assert seen["seed"] == seen["config"]["seed"] == 2
+
+
+@pytest.mark.parametrize("bad, error", [(-1, ValueError), (1.0, TypeError), (True, TypeError), ("1", TypeError)])
+def test_mnist_vae_rejects_a_bad_seed(bad, error):
+    with pytest.raises(error, match="seed"):
+        zoo.mnist_vae(20, seed=bad)

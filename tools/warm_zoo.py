@@ -18,7 +18,7 @@ from genlib import zoo
 
 #: What the chapters ask ``genlib.zoo`` for (grep "zoo.mnist_" book/*.ipynb), in a fixed order.
 MODELS = (
-    ("mnist_vae(latent_dim=20)", lambda: zoo.mnist_vae(latent_dim=20)),
+    *((f"mnist_vae(latent_dim=20, seed={s})", lambda s=s: zoo.mnist_vae(latent_dim=20, seed=s)) for s in (0, 1, 2)),
     ("mnist_autoencoder(latent_dim=20)", lambda: zoo.mnist_autoencoder(latent_dim=20)),
     *((f"mnist_gan(seed={s})", lambda s=s: zoo.mnist_gan(seed=s)) for s in (0, 1, 2)),
     *((f"mnist_cgan(seed={s})", lambda s=s: zoo.mnist_cgan(seed=s)) for s in (0, 1, 2)),
