@@ -252,6 +252,14 @@ def encode(sentences, *, length: int | None = None, device: torch.device | str |
     return out.to(device) if device is not None else out
 
 
+def _special_ids(vocab_size: int, **ids: int) -> tuple[int, ...]:
+    """The ids ``pad``, ``bos``, ``eos`` (keyword order), each an int in [0, vocab_size)."""
+    for name, v in ids.items():
+        if not 0 <= _checks.nonnegative_int(v, name) < vocab_size:
+            raise ValueError(f"expected {name} in [0, {vocab_size - 1}], got {v}")
+    return tuple(ids.values())
+
+
 def _check_ids(ids, vocab_size: int, *, min_length: int) -> torch.Tensor:
     """``ids`` checked: an integer tensor (N, length >= min_length) with values in [0, vocab_size)."""
     _checks.tensor(ids, "ids", floating=False)
@@ -408,10 +416,7 @@ class GRULanguageModel(nn.Module):
                  pad: int = PAD, bos: int = BOS, eos: int = EOS):
         super().__init__()
         self.vocab_size = _checks.positive_int(vocab_size, "vocab_size")
-        for name, v in (("pad", pad), ("bos", bos), ("eos", eos)):
-            if not 0 <= _checks.nonnegative_int(v, name) < vocab_size:
-                raise ValueError(f"expected {name} in [0, {vocab_size - 1}], got {v}")
-        self.pad, self.bos, self.eos = pad, bos, eos
+        self.pad, self.bos, self.eos = _special_ids(vocab_size, pad=pad, bos=bos, eos=eos)
         self.hidden_dim = _checks.positive_int(hidden_dim, "hidden_dim")
         self.embed = nn.Embedding(vocab_size, _checks.positive_int(embed_dim, "embed_dim"))
         self.gru = nn.GRU(embed_dim, hidden_dim, batch_first=True)
@@ -537,10 +542,7 @@ class SentenceVAE(nn.Module):
                  pad: int = PAD, bos: int = BOS, eos: int = EOS):
         super().__init__()
         self.vocab_size = _checks.positive_int(vocab_size, "vocab_size")
-        for name, v in (("pad", pad), ("bos", bos), ("eos", eos)):
-            if not 0 <= _checks.nonnegative_int(v, name) < vocab_size:
-                raise ValueError(f"expected {name} in [0, {vocab_size - 1}], got {v}")
-        self.pad, self.bos, self.eos = pad, bos, eos
+        self.pad, self.bos, self.eos = _special_ids(vocab_size, pad=pad, bos=bos, eos=eos)
         self.latent_dim = _checks.positive_int(latent_dim, "latent_dim")
         self.hidden_dim = h = _checks.positive_int(hidden_dim, "hidden_dim")
         e = _checks.positive_int(embed_dim, "embed_dim")
