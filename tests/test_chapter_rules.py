@@ -144,6 +144,26 @@ def test_citation_rule_rejects(text):
     assert rules.citation_problems(_nb(text))
 
 
+@pytest.mark.parametrize("text, message", [
+    ("- a bullet.\nThe next paragraph, glued to it.", "renders inside the bullet"),
+    ("A sum $a\n+ b$ broken before the plus.", "inline formula breaks"),
+    ("- in a list: $x\n  - y$ broken before the minus.", "inline formula breaks"),
+])
+def test_markdown_rule_rejects(text, message):
+    problems = rules.markdown_problems(_nb(text))
+    assert any(message in p for p in problems), problems
+
+
+@pytest.mark.parametrize("text", [
+    "- a bullet that goes on\n  on an indented line.\n\nA new paragraph.",
+    "- a bullet whose line wraps\nlazily in lower case.",
+    "A sum $a +\nb$ broken after the plus, and $\\$5$ escaped.\n- a list after it",
+    "```python\n- not markdown\nX = 1\n```",
+])
+def test_markdown_rule_accepts(text):
+    assert rules.markdown_problems(_nb(text)) == []
+
+
 def test_glue_rule_rejects_unused_and_missing():
     nb = _nb({"source": "glue('a', 1)", "outputs": [_glue("a")]}, "text {glue:text}`b:.1f`")
     problems = rules.glue_problems(nb)

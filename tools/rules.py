@@ -237,6 +237,43 @@ def follow_up_problems(nb) -> list[str]:
     return problems
 
 
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+\.)\s")
+_DOLLARS = re.compile(r"\$\$|(?<!\\)\$")
+
+
+def markdown_problems(nb) -> list[str]:
+    """Markdown that MyST renders other than it reads: a new paragraph glued to a list item
+    (no blank line: it becomes part of the bullet), and an inline formula broken before a
+    line that starts with '+ ', '- ' or '* ' (MyST starts a list inside the formula)."""
+    problems = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines, fence, in_list, odd = cell.source.split("\n"), False, False, False
+        for i, line in enumerate(lines):
+            if line.lstrip().startswith(("```", "~~~")):
+                fence = not fence
+                continue
+            if fence:
+                continue
+            if not line.strip():
+                in_list, odd = False, False
+                continue
+            if odd and re.match(r"^\s*[-*+]\s", line):
+                problems.append(f"an inline formula breaks before {line.strip()[:40]!r}: "
+                                "MyST starts a list there; break the line elsewhere")
+            if _LIST_ITEM.match(line):
+                in_list = True
+            elif (in_list and not line[0].isspace() and re.match(r"[A-Z]", line)
+                  and re.search(r"[.:;!?]$", lines[i - 1].rstrip())):
+                problems.append(f"{line[:40]!r} follows a list item without a blank line: "
+                                "it renders inside the bullet")
+            for m in _DOLLARS.finditer(line):
+                if m.group(0) == "$":
+                    odd = not odd
+    return problems
+
+
 RULES = {
     "interview": interview_problems,
     "glossary": glossary_problems,
@@ -246,6 +283,7 @@ RULES = {
     "glue": glue_problems,
     "claims": claims_problems,
     "follow_ups": follow_up_problems,
+    "markdown": markdown_problems,
 }
 
 
