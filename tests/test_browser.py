@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import browser
+from tools import browser, rules
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="pip install playwright (listed in requirements.txt)"
@@ -104,6 +104,12 @@ def site(tmp_path_factory):
             report["deck"] = browser.file_download(
                 page, base + PRACTICE_PAGE, "a[download]"
             )
+            desk = chrome.new_page(viewport=browser.DESKTOP)
+            report["desktop_code"] = {
+                rel: browser.code_cut_off(desk, base + rel, columns=rules.MAX_CODE_LINE)
+                for rel in report["pages"]
+                if rel.startswith("book/q")
+            }
         finally:
             chrome.close()
     report["build_s"] = round(t_build, 1)
@@ -189,6 +195,18 @@ def test_images_have_meaningful_alt_text(site):
             elif not img["loaded"]:
                 problems.append(f"{page} {img['where']}: {img['src']} did not load")
     _fail_if(problems, "images without a meaningful alt text")
+
+
+def test_code_fits_its_column_on_a_laptop(site):
+    # Code cells are formatted to rules.MAX_CODE_LINE columns; at 1280 px every such line
+    # must show whole (book.css sets the code font size for this).
+    assert len(site["desktop_code"]) >= 30, sorted(site["desktop_code"])
+    problems = [
+        f"{page}: a code cell with {n}-character lines scrolls sideways"
+        for page, cut in site["desktop_code"].items()
+        for n in cut
+    ]
+    _fail_if(problems, "code cells cut off at 1280 px")
 
 
 def test_nothing_overflows_at_phone_width(site):

@@ -36,6 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}  # a laptop window (the code column is 684 px)
 INSTALL_HINT = (
     "Debian's chromium is needed for the browser test: "
     "`apt-get install -y chromium fonts-noto-cjk` (as root; .ci/run does this), "
@@ -305,6 +306,18 @@ def open_dropdown(page, url: str, *, section: str = "follow-up-questions") -> di
         "answer_height": box["height"],
         "answer_math": body.locator("mjx-container").count(),
     }
+
+
+_CODE_WIDTHS = """() => Array.from(document.querySelectorAll('.bd-article .cell_input div.highlight pre'))
+  .map(p => [Math.max(0, ...p.innerText.split('\\n').map(l => l.length)),
+             p.scrollWidth > p.clientWidth + 1])"""
+
+
+def code_cut_off(page, url: str, *, columns: int) -> list[int]:
+    """Longest-line lengths of the code cells on ``url`` that fit ``columns`` characters yet
+    scroll sideways at the page's viewport (their line ends hide behind a scrollbar)."""
+    page.goto(url, wait_until="load")
+    return [n for n, scrolls in page.evaluate(_CODE_WIDTHS) if scrolls and 0 < n <= columns]
 
 
 def notebook_download(page, url: str) -> dict:
